@@ -1,0 +1,1 @@
+"""Hand-written server code: sessions, audio buffering, provider pipelines and wiring."""

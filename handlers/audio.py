@@ -1,0 +1,108 @@
+"""PCM16 helpers shared by the session buffer, the pipeline and the providers.
+
+Everything inside the server is PCM16 LE mono; WAV and MP3 exist only at the edges.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import wave
+
+import numpy as np
+import soxr
+
+
+class AudioFormatError(ValueError):
+    """Bytes that are not the audio they claim to be (odd PCM length, bad WAV header)."""
+
+
+def check_pcm16(pcm: bytes) -> None:
+    if len(pcm) % 2:
+        raise AudioFormatError(f"PCM16 needs an even number of bytes, got {len(pcm)}")
+
+
+def pcm16_seconds(pcm: bytes | int, sample_rate: int) -> float:
+    n_bytes = pcm if isinstance(pcm, int) else len(pcm)
+    return n_bytes / 2 / sample_rate
+
+
+def resample_pcm16(pcm: bytes, from_rate: int, to_rate: int) -> bytes:
+    """Resample a whole PCM16 clip (use Pcm16Resampler for a stream of chunks)."""
+    if from_rate == to_rate or not pcm:
+        return pcm
+    samples = np.frombuffer(pcm, dtype="<i2")
+    out = soxr.resample(samples, from_rate, to_rate, quality="HQ")
+    return np.asarray(out, dtype="<i2").tobytes()
+
+
+class Pcm16Resampler:
+    """Streaming resampler: chunk boundaries leave no clicks, unlike resampling each chunk alone."""
+
+    def __init__(self, from_rate: int, to_rate: int) -> None:
+        self.from_rate = from_rate
+        self.to_rate = to_rate
+        self._stream = (
+            None
+            if from_rate == to_rate
+            else soxr.ResampleStream(from_rate, to_rate, 1, dtype="int16", quality="HQ")
+        )
+
+    def process(self, pcm: bytes, *, last: bool = False) -> bytes:
+        if self._stream is None:
+            return pcm
+        samples = np.frombuffer(pcm, dtype="<i2")
+        out = self._stream.resample_chunk(samples, last=last)
+        return np.asarray(out, dtype="<i2").tobytes()
+
+
+def parse_wav(data: bytes) -> tuple[bytes, int]:
+    """Return (PCM16 LE mono, sample rate) from a WAV file; stereo is mixed down."""
+    try:
+        with wave.open(io.BytesIO(data), "rb") as wav:
+            channels = wav.getnchannels()
+            width = wav.getsampwidth()
+            rate = wav.getframerate()
+            frames = wav.readframes(wav.getnframes())
+    except (wave.Error, EOFError, struct.error) as exc:
+        raise AudioFormatError(f"not a readable WAV file: {exc}") from exc
+    if width != 2:
+        raise AudioFormatError(f"WAV must be 16-bit PCM, got {8 * width}-bit")
+    if channels < 1 or rate <= 0:
+        raise AudioFormatError("WAV header has no channels or no sample rate")
+    if len(frames) % (2 * channels):
+        frames = frames[: len(frames) - len(frames) % (2 * channels)]
+    if channels > 1:
+        samples = np.frombuffer(frames, dtype="<i2").reshape(-1, channels)
+        frames = samples.mean(axis=1).astype("<i2").tobytes()
+    return frames, rate
+
+
+def wav_bytes(pcm: bytes, sample_rate: int) -> bytes:
+    """Wrap PCM16 LE mono in a WAV container."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(sample_rate)
+        wav.writeframes(pcm)
+    return buffer.getvalue()
+
+
+class Mp3Encoder:
+    """Incremental MP3 encoder (LAME) for PCM16 mono; ``flush`` ends the stream."""
+
+    def __init__(self, sample_rate: int, bitrate_kbps: int = 64) -> None:
+        import lameenc
+
+        self._encoder = lameenc.Encoder()
+        self._encoder.set_bit_rate(bitrate_kbps)
+        self._encoder.set_in_sample_rate(sample_rate)
+        self._encoder.set_channels(1)
+        self._encoder.set_quality(5)
+
+    def encode(self, pcm: bytes) -> bytes:
+        return bytes(self._encoder.encode(pcm))
+
+    def flush(self) -> bytes:
+        return bytes(self._encoder.flush())

@@ -1,0 +1,1 @@
+"""LLM providers: one module per vendor, listed in handlers.providers.registry."""

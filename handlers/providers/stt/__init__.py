@@ -1,0 +1,1 @@
+"""STT providers: one module per vendor, listed in handlers.providers.registry."""

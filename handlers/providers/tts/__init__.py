@@ -1,0 +1,1 @@
+"""TTS providers: one module per vendor, listed in handlers.providers.registry."""
