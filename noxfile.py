@@ -1,0 +1,60 @@
+"""Developer and CI entry points: `nox -s tests`, `nox -s codegen [-- --check]`, `nox -s spec`, `nox -s lint`, `nox -s serve`, `nox -s bench`."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+
+PYTHON = "3.11"
+# The AsyncAPI CLI that client teams use to validate the contract.
+ASYNCAPI_CLI = "@asyncapi/cli@6"
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Install everything and run the whole test suite."""
+    session.install("-e", ".[test,codegen]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def codegen(session: nox.Session) -> None:
+    """Regenerate generated/ from asyncapi.yaml; `-- --check` fails when generated/ is stale."""
+    session.install("-e", ".[codegen]")
+    session.run("python", "-m", "codegen", *session.posargs)
+
+
+@nox.session(python=False)
+def spec(session: nox.Session) -> None:
+    """Validate asyncapi.yaml with the official AsyncAPI CLI (needs Node.js and the npm registry)."""
+    session.env["SUPPRESS_NO_CONFIG_WARNING"] = "1"
+    session.run(
+        "npx", "--yes", ASYNCAPI_CLI, "validate", "asyncapi.yaml", "--fail-severity", "error",
+        external=True,
+    )
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff and mypy --strict over all Python code."""
+    session.install("-e", ".[test,codegen,lint]")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def serve(session: nox.Session) -> None:
+    """Start the server on 127.0.0.1:8000 with the embedded offline providers."""
+    session.install("-e", ".")
+    session.run("python", "-m", "handlers.server", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Run the benchmark scripts; they print figures and write bench/results/*.json."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "bench", *session.posargs)
