@@ -1,0 +1,197 @@
+"""Load asyncapi.yaml into a small, typed view of the contract.
+
+Two readers look at the same file:
+
+* asyncapi-python's parser (``asyncapi_python_codegen.parser``) gives the operations: their ids,
+  ``action``, channel address (the Socket.IO event name) and message name. It also runs its
+  AsyncAPI 3 structure rules.
+* A small YAML + ``$ref`` reader gives what that parser does not keep: the specification
+  extensions (``x-direction``, ``x-audience``, ``x-handshake``, ``x-socketio-reserved``), the
+  message examples, resolved message payloads and ``components.schemas`` (its ``Message.payload``
+  is the unresolved ``{"$ref": ...}`` and its dataclasses have no room for ``x-`` keys).
+
+Both must agree on every operation; :func:`load` raises :class:`ContractError` if they do not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SCHEMA_REF = "#/components/schemas/"
+DIRECTIONS = {"receive": "client-to-server", "send": "server-to-client"}
+AUDIENCES = frozenset({"sender", "receivers", "client"})
+
+
+class ContractError(Exception):
+    """asyncapi.yaml is not what the code generator expects."""
+
+
+@dataclass(frozen=True)
+class OperationSpec:
+    operation_id: str  # "session.update.subscribe", as in the seed contract
+    action: str  # "receive" (clients emit it) or "send" (the server emits it)
+    event: str  # the channel address: the Socket.IO event name
+    channel_id: str
+    direction: str  # x-direction
+    audience: str  # x-audience
+    message: str  # key in components.messages
+    payload_schema: str | None  # key in components.schemas, None when the message has no payload
+    examples: tuple[Any, ...]
+    reserved: bool  # x-socketio-reserved: sent by Socket.IO itself, not by the server's code
+
+
+@dataclass(frozen=True)
+class Contract:
+    path: Path
+    document: Mapping[str, Any]
+    schemas: Mapping[str, Any]  # components.schemas, in document order
+    operations: tuple[OperationSpec, ...]  # in document order
+    handshake_schema: str  # key in components.schemas of the Socket.IO `auth` object
+
+    def operation(self, event: str) -> OperationSpec:
+        for op in self.operations:
+            if op.event == event:
+                return op
+        raise KeyError(event)
+
+
+def resolve(document: Mapping[str, Any], ref: str) -> Any:
+    """Follow a local JSON pointer such as ``#/components/schemas/Handshake``."""
+    if not ref.startswith("#/"):
+        raise ContractError(f"only local $refs are supported, got {ref!r}")
+    node: Any = document
+    for raw in ref[2:].split("/"):
+        part = raw.replace("~1", "/").replace("~0", "~")
+        try:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        except (KeyError, IndexError, ValueError, TypeError) as exc:
+            raise ContractError(f"unresolvable $ref {ref!r}") from exc
+    return node
+
+
+def deref(document: Mapping[str, Any], node: Any) -> Any:
+    """Follow ``$ref`` chains until a node that is not a reference."""
+    seen: set[str] = set()
+    while isinstance(node, dict) and "$ref" in node:
+        ref = node["$ref"]
+        if ref in seen:
+            raise ContractError(f"circular $ref {ref!r}")
+        seen.add(ref)
+        node = resolve(document, ref)
+    return node
+
+
+def schema_name(ref_node: Any) -> str:
+    """``{"$ref": "#/components/schemas/X"}`` -> ``"X"``."""
+    if not (isinstance(ref_node, dict) and str(ref_node.get("$ref", "")).startswith(SCHEMA_REF)):
+        raise ContractError(f"expected a $ref to {SCHEMA_REF}..., got {ref_node!r}")
+    return str(ref_node["$ref"])[len(SCHEMA_REF) :]
+
+
+def iter_refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value
+            else:
+                yield from iter_refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from iter_refs(item)
+
+
+def parse_with_asyncapi_python(path: Path) -> dict[str, tuple[str, str | None, tuple[str, ...]]]:
+    """Operations as asyncapi-python 0.3.1 sees them: id -> (action, address, message names)."""
+    # Imported by name: the package ships no type information (no py.typed).
+    parser: Any = importlib.import_module("asyncapi_python_codegen.parser")
+    references: Any = importlib.import_module("asyncapi_python_codegen.parser.references")
+    # The parser caches files by path for the life of the process; start clean so a changed
+    # file is re-read.
+    references._file_cache.clear()
+    # Its rules print warnings to stdout. For this document they are (1) "operation specifies
+    # 'messages' but they will be ignored": the parser takes a channel's messages and ignores
+    # the operation's list, harmless with one message per channel (checked below), and
+    # (2) "channel 'connect_error' has address identical to its ID". Errors still raise.
+    with contextlib.redirect_stdout(io.StringIO()):
+        operations = parser.extract_all_operations(path, validate=True, fail_on_error=True)
+    return {
+        op_id: (op.action, op.channel.address, tuple(str(m.name) for m in op.messages))
+        for op_id, op in operations.items()
+    }
+
+
+def load(path: Path, *, use_asyncapi_python: bool = True) -> Contract:
+    document: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not str(document.get("asyncapi", "")).startswith("3."):
+        raise ContractError("expected an AsyncAPI 3.x document")
+    schemas: dict[str, Any] = document["components"]["schemas"]
+    for ref in iter_refs(document):
+        resolve(document, ref)  # every $ref in the document resolves
+
+    operations: list[OperationSpec] = []
+    for op_id, raw_op in document["operations"].items():
+        channel_ref = raw_op["channel"]["$ref"]
+        channel_id = channel_ref.rsplit("/", 1)[-1]
+        channel = resolve(document, channel_ref)
+        if len(channel.get("messages", {})) != 1 or len(raw_op.get("messages", [])) != 1:
+            raise ContractError(f"{op_id}: the channel and the operation need exactly one message")
+        (channel_message_ref,) = channel["messages"].values()
+        op_message = deref(document, raw_op["messages"][0])
+        message = deref(document, channel_message_ref)
+        if op_message is not message:
+            raise ContractError(f"{op_id}: the operation's message is not its channel's message")
+        message_key = str(channel_message_ref["$ref"]).rsplit("/", 1)[-1]
+        action = raw_op["action"]
+        direction = raw_op.get("x-direction")
+        if direction != DIRECTIONS.get(action):
+            raise ContractError(f"{op_id}: x-direction {direction!r} contradicts action {action!r}")
+        audience = raw_op.get("x-audience")
+        if audience not in AUDIENCES:
+            raise ContractError(f"{op_id}: x-audience must be one of {sorted(AUDIENCES)}")
+        payload = message.get("payload")
+        operations.append(
+            OperationSpec(
+                operation_id=op_id,
+                action=action,
+                event=channel["address"],
+                channel_id=channel_id,
+                direction=direction,
+                audience=audience,
+                message=message_key,
+                payload_schema=None if payload is None else schema_name(payload),
+                examples=tuple(ex.get("payload") for ex in message.get("examples", [])),
+                reserved=bool(raw_op.get("x-socketio-reserved", False)),
+            )
+        )
+    events = [op.event for op in operations]
+    if len(set(events)) != len(events):
+        raise ContractError("two operations use the same channel address")
+
+    if use_asyncapi_python:
+        parsed = parse_with_asyncapi_python(path)
+        mine = {
+            op.operation_id: (
+                op.action,
+                op.event,
+                (resolve(document, f"#/components/messages/{op.message}")["name"],),
+            )
+            for op in operations
+        }
+        if parsed != mine:
+            raise ContractError(f"asyncapi-python reads the operations differently: {parsed}")
+
+    return Contract(
+        path=path,
+        document=document,
+        schemas=schemas,
+        operations=tuple(operations),
+        handshake_schema=schema_name(document["info"]["x-handshake"]),
+    )

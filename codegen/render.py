@@ -1,0 +1,713 @@
+"""generated/{base,events,catalog,dispatch,__init__}.py and generated/schemas/*.json."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .loader import Contract, ContractError, OperationSpec, deref, schema_name
+from .schemas import bundle
+
+HEADER = "# generated from asyncapi.yaml by codegen — do not edit"
+JSON_COMMENT = "generated from asyncapi.yaml by codegen — do not edit"
+HANDSHAKE_FILE = "handshake"
+ROLE_OF_AUDIENCE = {"sender": "SENDER", "receivers": "RECEIVER"}
+
+
+def const(name: str) -> str:
+    """``session.update`` -> ``SESSION_UPDATE``."""
+    return name.replace(".", "_").replace("-", "_").upper()
+
+
+def snake(name: str) -> str:
+    """``session.update`` -> ``session_update``."""
+    return name.replace(".", "_").replace("-", "_").lower()
+
+
+def module(doc: str, body: str) -> str:
+    return f'{HEADER}\n"""{doc}"""\n\n{body.strip()}\n'
+
+
+# -- schemas/*.json ------------------------------------------------------------------------------
+
+
+def json_schemas(contract: Contract) -> dict[str, str]:
+    """File name (without .json) -> text, for every message payload and the handshake."""
+    named = [(op.event, op.payload_schema) for op in contract.operations if op.payload_schema]
+    named.append((HANDSHAKE_FILE, contract.handshake_schema))
+    out = {}
+    for file_name, schema in named:
+        doc = {"$comment": JSON_COMMENT, **bundle(contract, schema, schema)}
+        out[file_name] = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return out
+
+
+# -- base.py -------------------------------------------------------------------------------------
+
+BASE = module(
+    "The base class of every generated model.",
+    '''
+from pydantic import BaseModel, ConfigDict
+
+
+class ContractModel(BaseModel):
+    """Audio bytes (`format: binary`) are bytes in Python and go out as Socket.IO binary
+    attachments; in a JSON dump (logs, tests) they are base64, as in the contract's AudioBase64."""
+
+    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+''',
+)
+
+
+# -- events.py -----------------------------------------------------------------------------------
+
+
+def events(contract: Contract) -> str:
+    ops = contract.operations
+    payload_names = sorted({op.payload_schema for op in ops if op.payload_schema})
+    members = "\n".join(f'    {const(op.event)} = "{op.event}"' for op in ops)
+    table = "\n".join(
+        f"""    Event.{const(op.event)}: Operation(
+        event=Event.{const(op.event)},
+        operation_id="{op.operation_id}",
+        direction=Direction.{const(op.direction)},
+        audience=Audience.{const(op.audience)},
+        payload={op.payload_schema},
+        reserved={op.reserved},
+    ),"""
+        for op in ops
+    )
+    body = f'''
+import copy
+import enum
+import functools
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from types import MappingProxyType
+from typing import Any, Final
+
+from .models import {", ".join(payload_names)}
+
+
+class Event(enum.StrEnum):
+    """Socket.IO event names (the channel addresses)."""
+
+{members}
+
+
+class Direction(enum.StrEnum):
+    CLIENT_TO_SERVER = "client-to-server"
+    SERVER_TO_CLIENT = "server-to-client"
+
+
+class Audience(enum.StrEnum):
+    """Who gets a server event, or who may send a client event (x-audience)."""
+
+    SENDER = "sender"  # the session's Senders
+    RECEIVERS = "receivers"  # the session's Receivers
+    CLIENT = "client"  # the one client concerned
+
+
+@dataclass(frozen=True)
+class Operation:
+    event: Event
+    operation_id: str
+    direction: Direction
+    audience: Audience
+    # The payload type: a model class, or a type alias (InputBufferAppend: bytes | str |
+    # AudioObject) to validate with pydantic.TypeAdapter; None when the event has no payload.
+    payload: Any
+    # Sent by Socket.IO itself (connect_error), not by an Emitter method.
+    reserved: bool
+
+
+OPERATIONS: Final[Mapping[Event, Operation]] = MappingProxyType({{
+{table}
+}})
+CLIENT_EVENTS: Final = frozenset(
+    e for e, op in OPERATIONS.items() if op.direction is Direction.CLIENT_TO_SERVER
+)
+SERVER_EVENTS: Final = frozenset(
+    e for e, op in OPERATIONS.items() if op.direction is Direction.SERVER_TO_CLIENT
+)
+HANDSHAKE_SCHEMA: Final = "{HANDSHAKE_FILE}"
+
+
+@functools.cache
+def _load_schema(name: str) -> str:
+    return (resources.files(__package__) / "schemas" / f"{{name}}.json").read_text("utf-8")
+
+
+def json_schema(name: str) -> dict[str, Any]:
+    """The self-contained JSON Schema (draft 2020-12) of an event's payload, or of the
+    handshake (``json_schema(HANDSHAKE_SCHEMA)``). A fresh copy on each call."""
+    if name != HANDSHAKE_SCHEMA and OPERATIONS[Event(name)].payload is None:
+        raise KeyError(f"{{name}} has no payload")
+    document: dict[str, Any] = json.loads(_load_schema(name))
+    return copy.deepcopy(document)
+'''
+    return module("Event names and the table of operations of the contract.", body)
+
+
+# -- catalog.py ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Provider:
+    provider: str
+    models: tuple[str, ...]
+    default_model: str
+    voices: tuple[str, ...] | None  # None: no voice field
+    voice_pattern: str | None
+    default_voice: str | None
+
+
+def _enum_default(contract: Contract, node: Any, what: str) -> tuple[tuple[str, ...], str]:
+    schema = deref(contract.document, node)
+    if "default" not in schema:
+        raise ContractError(f"{what}: the referenced schema has no default")
+    return tuple(schema.get("enum", ())), str(schema["default"])
+
+
+def _providers(contract: Contract, stage: str) -> tuple[str, str, list[_Provider]]:
+    """(union schema, provider enum schema, providers) of a stage."""
+    union_name = schema_name(contract.schemas["SessionUpdate"]["properties"][stage])
+    settings = deref(contract.document, contract.schemas["SessionUpdated"]["properties"][stage])
+    provider_enum = schema_name(settings["properties"]["provider"])
+    out: list[_Provider] = []
+    for variant_ref in contract.schemas[union_name]["oneOf"]:
+        variant_name = schema_name(variant_ref)
+        props = contract.schemas[variant_name]["properties"]
+        if "provider" not in props:
+            continue  # the "Options" variant: keeps the provider
+        provider = props["provider"]["const"]
+        models, default_model = _enum_default(contract, props["model"], variant_name + ".model")
+        voices = pattern = default_voice = None
+        if "voice" in props:
+            voice = deref(contract.document, props["voice"])
+            voices, default_voice = _enum_default(contract, props["voice"], variant_name + ".voice")
+            pattern = voice.get("pattern")
+            if not voices and not pattern:
+                raise ContractError(f"{variant_name}.voice: neither an enum nor a pattern")
+        out.append(_Provider(provider, models, default_model, voices, pattern, default_voice))
+    declared = contract.schemas[provider_enum]["enum"]
+    if sorted(p.provider for p in out) != sorted(declared):
+        raise ContractError(f"{union_name}: its providers differ from {provider_enum}")
+    return union_name, provider_enum, out
+
+
+def catalog(contract: Contract) -> str:
+    stages = contract.schemas["Stage"]["enum"]
+    blocks, enums = [], {"Stage"}
+    for stage in stages:
+        union_name, provider_enum, providers = _providers(contract, stage)
+        enums.add(provider_enum)
+        entries = []
+        for p in providers:
+            lines = [
+                f"stage=Stage.{const(stage)}",
+                f'provider="{p.provider}"',
+                f"models={_tuple(p.models)}",
+                f"default_model={_py(p.default_model)}",
+            ]
+            if p.voices is not None:
+                lines.append(f"voices={_tuple(p.voices)}")
+                lines.append(f"voice_pattern={_py(p.voice_pattern)}")
+                lines.append(f"default_voice={_py(p.default_voice)}")
+            entries.append(
+                f"    {provider_enum}({p.provider!r}): ProviderCatalog(\n        "
+                + ",\n        ".join(lines)
+                + ",\n    ),"
+            )
+        blocks.append(
+            f"# From {union_name}'s oneOf variants and the defaults of the enums they reference.\n"
+            f"{const(stage)}: Final[Mapping[str, ProviderCatalog]] = "
+            "MappingProxyType({\n" + "\n".join(entries) + "\n})"
+        )
+    # Other enums that declare the value the server picks when a field is absent.
+    used = {e for p in _all_referenced_model_enums(contract) for e in p}
+    defaults = []
+    for name, schema in contract.schemas.items():
+        if "enum" in schema and "default" in schema and name not in used:
+            enums.add(name)
+            defaults.append(f'DEFAULT_{const(_words(name))}: Final = {name}("{schema["default"]}")')
+    body = f'''
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+
+from .models import {", ".join(sorted(enums))}
+
+
+@dataclass(frozen=True)
+class ProviderCatalog:
+    """What the contract allows for one provider of one stage."""
+
+    stage: Stage
+    provider: str
+    models: tuple[str, ...]
+    default_model: str
+    voices: tuple[str, ...] | None = None  # tts only; empty when voices are a pattern
+    voice_pattern: str | None = None  # tts google: a voice name pattern instead of a list
+    default_voice: str | None = None  # tts only
+
+    def accepts_model(self, model: str) -> bool:
+        return model in self.models
+
+    def accepts_voice(self, voice: str) -> bool:
+        if self.voices is None:
+            return False
+        if self.voice_pattern is not None:
+            return re.search(self.voice_pattern, voice) is not None
+        return voice in self.voices
+
+
+{chr(10).join(blocks)}
+
+CATALOG: Final[Mapping[Stage, Mapping[str, ProviderCatalog]]] = MappingProxyType({{
+{chr(10).join(f"    Stage.{const(s)}: {const(s)}," for s in stages)}
+}})
+
+{chr(10).join(defaults)}
+'''
+    return module(
+        "Providers, models and voices per stage, with their defaults, from the contract.",
+        "import re\n" + body,
+    )
+
+
+def _py(value: str | None) -> str:
+    """A Python literal; non-ASCII escaped (ruff flags look-alike characters)."""
+    return "None" if value is None else json.dumps(value)
+
+
+def _tuple(values: tuple[str, ...]) -> str:
+    return "(" + "".join(f"{_py(v)}, " for v in values) + ")"
+
+
+def _words(name: str) -> str:
+    """``TtsResponseType`` -> ``Tts_Response_Type``."""
+    return "".join("_" + c if c.isupper() and i else c for i, c in enumerate(name))
+
+
+def _all_referenced_model_enums(contract: Contract) -> list[set[str]]:
+    out = []
+    for stage in contract.schemas["Stage"]["enum"]:
+        union_name = schema_name(contract.schemas["SessionUpdate"]["properties"][stage])
+        for variant_ref in contract.schemas[union_name]["oneOf"]:
+            props = contract.schemas[schema_name(variant_ref)]["properties"]
+            out.append({schema_name(props[k]) for k in ("model", "voice") if k in props})
+    return out
+
+
+# -- dispatch.py ---------------------------------------------------------------------------------
+
+
+def dispatch(contract: Contract) -> str:
+    client_ops = [op for op in contract.operations if op.direction == "client-to-server"]
+    server_ops = [
+        op for op in contract.operations if op.direction == "server-to-client" and not op.reserved
+    ]
+    imports = {"ClientRole", "ConnectErrorCode", "CustomError", "ErrorCode", "Stage"}
+    imports.add(contract.handshake_schema)
+    imports.update(op.payload_schema for op in contract.operations if op.payload_schema)
+    imports.discard("ConnectError")
+
+    abstract = "\n".join(_handler_method(op) for op in client_ops)
+    emitters = "\n".join(_emitter_method(op) for op in server_ops)
+    adapters = "\n".join(
+        f"_{const(op.event)}: Final[TypeAdapter[{op.payload_schema}]] = "
+        f"TypeAdapter({op.payload_schema})"
+        for op in client_ops
+        if op.payload_schema
+    )
+    registrations = "\n".join(
+        f"        sio.on(Event.{const(op.event)}.value, self._{snake(op.event)}, "
+        "namespace=namespace)"
+        for op in client_ops
+    )
+    receivers = "\n".join(_receiver(op) for op in client_ops)
+    body = DISPATCH.format(
+        imports=", ".join(sorted(imports)),
+        handshake=contract.handshake_schema,
+        abstract=abstract,
+        emitters=emitters,
+        adapters=adapters,
+        registrations=registrations,
+        receivers=receivers,
+        allowed=_allowed_roles(client_ops),
+    )
+    return module(DISPATCH_DOC, body)
+
+
+def _allowed_roles(ops: list[OperationSpec]) -> str:
+    lines = []
+    for op in ops:
+        roles = ROLE_OF_AUDIENCE.get(op.audience)
+        value = f"frozenset({{ClientRole.{roles}}})" if roles else "frozenset(ClientRole)"
+        lines.append(f"    Event.{const(op.event)}: {value},")
+    return "\n".join(lines)
+
+
+def _handler_method(op: OperationSpec) -> str:
+    payload = f", payload: {op.payload_schema}" if op.payload_schema else ""
+    return f'''
+    @abc.abstractmethod
+    async def on_{snake(op.event)}(self, client: Client{payload}) -> None:
+        """`{op.event}` from a client whose role may send it; the payload is valid."""
+'''
+
+
+def _emitter_method(op: OperationSpec) -> str:
+    name = op.payload_schema
+    if op.audience == "client":
+        return f'''
+    async def {snake(op.event)}(self, to: str, payload: {name}) -> None:
+        """`{op.event}` to one client (its sid) or to a room."""
+        await self._emit(Event.{const(op.event)}, payload, to)
+'''
+    role = ROLE_OF_AUDIENCE[op.audience]
+    return f'''
+    async def {snake(op.event)}(self, session_id: str, payload: {name}) -> None:
+        """`{op.event}` to the session's {op.audience} (x-audience: {op.audience})."""
+        await self._emit(Event.{const(op.event)}, payload, self.room(session_id, ClientRole.{role}))
+'''
+
+
+def _receiver(op: OperationSpec) -> str:
+    e = const(op.event)
+    if op.payload_schema is None:
+        return f'''
+    async def _{snake(op.event)}(self, sid: str, *args: Any) -> None:
+        client = await self._admit(sid, Event.{e})
+        if client is None:
+            return
+        if not (args == () or args in ((None,), ({{}},))):
+            await self._invalid(sid, Event.{e}, "{op.event} takes no payload")
+            return
+        await self._call(sid, Event.{e}, self._handler.on_{snake(op.event)}(client))
+'''
+    return f'''
+    async def _{snake(op.event)}(self, sid: str, *args: Any) -> None:
+        client = await self._admit(sid, Event.{e})
+        if client is None:
+            return
+        if len(args) != 1:
+            await self._invalid(sid, Event.{e}, f"{op.event} takes one payload, got {{len(args)}}")
+            return
+        try:
+            payload = _{e}.validate_python(args[0])
+        except ValidationError as exc:
+            await self._invalid(sid, Event.{e}, describe(exc, args[0]))
+            return
+        await self._call(sid, Event.{e}, self._handler.on_{snake(op.event)}(client, payload))
+'''
+
+
+DISPATCH_DOC = """The typed Socket.IO dispatch layer.
+
+Subclass ClientEventHandler (one method per client event, like a gRPC servicer), send server
+events with Emitter, and wire both to a socketio.AsyncServer with register().
+
+python-socketio runs each event in its own task by default (async_handlers=True), so two
+input.buffer.append chunks can reach the handler out of order; create the server with
+async_handlers=False to keep a client's events in order, and keep handler methods short
+(start long work such as a turn as a task)."""
+
+DISPATCH = '''
+import abc
+import logging
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from types import MappingProxyType
+from typing import Any, Final
+
+import socketio
+from pydantic import TypeAdapter, ValidationError
+
+from .base import ContractModel
+from .events import OPERATIONS, Event
+from .models import {imports}
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Client:
+    """A connected client: its Socket.IO sid and its validated handshake."""
+
+    sid: str
+    role: ClientRole
+    session_id: str
+
+
+class ClientError(Exception):
+    """Raise from a handler method: the client gets custom.error with this code."""
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        event: str | None = None,
+        item_id: str | None = None,
+        stage: Stage | None = None,
+        provider: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.event = event
+        self.item_id = item_id
+        self.stage = stage
+        self.provider = provider
+
+    def to_payload(self) -> CustomError:
+        return CustomError(
+            code=self.code,
+            message=self.message,
+            event=self.event,
+            item_id=self.item_id,
+            stage=self.stage,
+            provider=self.provider,
+        )
+
+
+class ConnectionRefused(Exception):
+    """Raise from on_connect: the client gets connect_error {{message, data: {{code}}}}."""
+
+    def __init__(self, code: ConnectErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class ClientEventHandler(abc.ABC):
+    """The server's side of the contract. A subclass that misses a method cannot be
+    instantiated (TypeError at start-up); mypy --strict flags a method whose signature
+    drifts from the contract."""
+
+    @abc.abstractmethod
+    async def on_connect(self, client: Client, handshake: {handshake}) -> None:
+        """A client with a valid handshake connects; raise ConnectionRefused to refuse it."""
+
+    @abc.abstractmethod
+    async def on_disconnect(self, client: Client) -> None:
+        """A connected client went away (whatever the reason)."""
+{abstract}
+
+def _wire(value: Any) -> Any:
+    """Enums as their values; bytes stay bytes (Socket.IO binary attachments)."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {{k: _wire(v) for k, v in value.items()}}
+    if isinstance(value, list):
+        return [_wire(v) for v in value]
+    return value
+
+
+class Emitter:
+    """Sends server events; whom each goes to is the contract's x-audience."""
+
+    def __init__(self, sio: socketio.AsyncServer, namespace: str = "/") -> None:
+        self._sio = sio
+        self._namespace = namespace
+
+    @staticmethod
+    def room(session_id: str, role: ClientRole) -> str:
+        """The room of a session's clients of one role ("/" cannot occur in a session id)."""
+        return f"{{session_id}}/{{role.value}}"
+
+    async def _emit(self, event: Event, payload: ContractModel, to: str) -> None:
+        data = _wire(payload.model_dump(mode="python", by_alias=True, exclude_none=True))
+        await self._sio.emit(event.value, data, to=to, namespace=self._namespace)
+{emitters}
+
+_ALLOWED_ROLES: Final[Mapping[Event, frozenset[ClientRole]]] = MappingProxyType({{
+{allowed}
+}})
+_HANDSHAKE: Final[TypeAdapter[{handshake}]] = TypeAdapter({handshake})
+{adapters}
+_MAX_ERRORS = 3
+_MAX_MESSAGE = 160
+
+
+def describe(exc: ValidationError, data: Any) -> str:
+    """A short message for a validation error: field paths and reasons, never the input.
+
+    Union members (the provider variants of stt/llm/tts, the three audio shapes) are left out
+    of the paths, and only the member(s) that came closest are reported."""
+    found: list[tuple[tuple[str, ...], tuple[tuple[int, str], ...], str]] = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        path: list[str] = []
+        tags: list[tuple[int, str]] = []
+        node: Any = data
+        loc = error["loc"]
+        for i, part in enumerate(loc):
+            last_missing = error["type"] == "missing" and i == len(loc) - 1
+            if (isinstance(node, dict) and part in node) or last_missing:
+                path.append(str(part))
+                node = node.get(part) if isinstance(node, dict) else None
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                path.append(str(part))
+                node = node[part]
+            else:
+                tags.append((len(path), str(part)))  # a union member, not a field
+        found.append((tuple(path), tuple(tags), str(error["msg"])[:_MAX_MESSAGE]))
+    # At each union, keep the members with the fewest errors.
+    depth = 0
+    while any(len(member) > depth for _, member, _ in found):
+        counts: dict[tuple[tuple[int, str], ...], int] = {{}}
+        for _, member, _ in found:
+            if len(member) > depth:
+                counts[member[: depth + 1]] = counts.get(member[: depth + 1], 0) + 1
+        best = min(counts.values())
+        found = [f for f in found if len(f[1]) <= depth or counts[f[1][: depth + 1]] == best]
+        depth += 1
+    parts = list(dict.fromkeys(f"{{'.'.join(p) or '(payload)'}}: {{m}}" for p, _, m in found))
+    more = f" (and {{len(parts) - _MAX_ERRORS}} more)" if len(parts) > _MAX_ERRORS else ""
+    return "; ".join(parts[:_MAX_ERRORS]) + more
+
+
+class Dispatcher:
+    """Validates and routes client events to a ClientEventHandler. One per namespace."""
+
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        handler: ClientEventHandler,
+        emitter: Emitter,
+        namespace: str = "/",
+    ) -> None:
+        self._sio = sio
+        self._handler = handler
+        self._emitter = emitter
+        self._namespace = namespace
+        self._clients: dict[str, Client] = {{}}
+        sio.on("connect", self._connect, namespace=namespace)
+        sio.on("disconnect", self._disconnect, namespace=namespace)
+{registrations}
+        sio.on("*", self._unknown, namespace=namespace)
+
+    @property
+    def clients(self) -> Mapping[str, Client]:
+        """The connected clients by sid (read-only view)."""
+        return MappingProxyType(self._clients)
+
+    async def _connect(self, sid: str, environ: Any, auth: Any = None) -> None:
+        try:
+            handshake = _HANDSHAKE.validate_python(auth)
+        except ValidationError as exc:
+            raise socketio.exceptions.ConnectionRefusedError(
+                "invalid handshake: " + describe(exc, auth),
+                {{"code": ConnectErrorCode.INVALID_HANDSHAKE.value}},
+            ) from None
+        client = Client(sid=sid, role=handshake.role, session_id=handshake.session_id)
+        try:
+            await self._handler.on_connect(client, handshake)
+        except ConnectionRefused as exc:
+            raise socketio.exceptions.ConnectionRefusedError(
+                exc.message, {{"code": exc.code.value}}
+            ) from None
+        except Exception:
+            logger.exception("on_connect failed for %s", sid)
+            raise socketio.exceptions.ConnectionRefusedError(
+                "internal server error", {{"code": ConnectErrorCode.INTERNAL_ERROR.value}}
+            ) from None
+        self._clients[sid] = client
+        await self._sio.enter_room(
+            sid, Emitter.room(client.session_id, client.role), namespace=self._namespace
+        )
+
+    async def _disconnect(self, sid: str, reason: Any = None) -> None:
+        client = self._clients.pop(sid, None)
+        if client is None:
+            return
+        try:
+            await self._handler.on_disconnect(client)
+        except Exception:
+            logger.exception("on_disconnect failed for %s", sid)
+
+    async def _unknown(self, event: str, sid: str, *args: Any) -> None:
+        if sid not in self._clients:
+            return
+        known = event in OPERATIONS
+        message = f"{{event}} is a server event" if known else "event not in the contract"
+        await self._error(
+            sid, CustomError(code=ErrorCode.UNKNOWN_EVENT, message=message, event=event[:100])
+        )
+
+    async def _admit(self, sid: str, event: Event) -> Client | None:
+        """The client, if it is connected and its role may send the event."""
+        client = self._clients.get(sid)
+        if client is None:
+            return None
+        if client.role not in _ALLOWED_ROLES[event]:
+            await self._error(
+                sid,
+                CustomError(
+                    code=ErrorCode.ROLE_NOT_ALLOWED,
+                    message=f"a {{client.role.value}} may not send {{event.value}}",
+                    event=event.value,
+                ),
+            )
+            return None
+        return client
+
+    async def _invalid(self, sid: str, event: Event, message: str) -> None:
+        await self._error(
+            sid,
+            CustomError(code=ErrorCode.INVALID_PAYLOAD, message=message, event=event.value),
+        )
+
+    async def _call(self, sid: str, event: Event, call: Awaitable[None]) -> None:
+        try:
+            await call
+        except ClientError as exc:
+            payload = exc.to_payload()
+            if payload.event is None:
+                payload = payload.model_copy(update={{"event": event.value}})
+            await self._error(sid, payload)
+        except Exception:
+            logger.exception("handler failed on %s from %s", event.value, sid)
+            await self._error(
+                sid,
+                CustomError(
+                    code=ErrorCode.INTERNAL_ERROR,
+                    message="internal server error",
+                    event=event.value,
+                ),
+            )
+
+    async def _error(self, sid: str, payload: CustomError) -> None:
+        try:
+            await self._emitter.custom_error(sid, payload)
+        except Exception:  # the client may be gone
+            logger.exception("could not send custom.error to %s", sid)
+{receivers}
+
+def register(
+    sio: socketio.AsyncServer,
+    handler: ClientEventHandler,
+    emitter: Emitter,
+    namespace: str = "/",
+) -> Dispatcher:
+    """Register the contract's events on ``sio``; returns the Dispatcher (its ``clients``)."""
+    return Dispatcher(sio, handler, emitter, namespace)
+'''
+
+
+# -- __init__.py ---------------------------------------------------------------------------------
+
+INIT = module(
+    "Code generated from asyncapi.yaml by `python -m codegen` (nox -s codegen).\n\n"
+    "models: pydantic models; events: Event names and OPERATIONS; catalog: providers, models,\n"
+    "voices and defaults; dispatch: ClientEventHandler, Emitter, register.",
+    "",
+)
