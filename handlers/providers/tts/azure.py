@@ -1,0 +1,156 @@
+"""Azure AI Speech text-to-speech over its REST API (aiohttp).
+
+The REST API rather than the native Speech SDK: the SDK's endpoint is a WebSocket service with a
+proprietary framing that no local fake can stand in for, while the REST API is plain HTTP.
+``POST {region}.tts.speech.microsoft.com/cognitiveservices/v1`` with an SSML body answers with raw
+24 kHz PCM16 mono (``X-Microsoft-OutputFormat: raw-24khz-16bit-mono-pcm``), sent chunked as it is
+synthesised; it is passed on as it arrives.
+
+Models: the contract lists model names for Azure TTS (gpt-4, gpt-4o, ...); they are accepted and
+ignored, since an Azure neural voice has no model to select (the voice name picks the voice model).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import aclosing
+from typing import Self, cast
+from urllib.parse import urlsplit
+from xml.sax.saxutils import escape, quoteattr
+
+import aiohttp
+
+from handlers.providers.base import (
+    CallPolicy,
+    PcmChunk,
+    ProviderError,
+    ProviderUnavailable,
+    TtsRequest,
+    require_env,
+)
+from handlers.providers.retry import stream_with_retries
+
+NATIVE_RATE = 24000
+OUTPUT_FORMAT = "raw-24khz-16bit-mono-pcm"
+SYNTHESIS_PATH = "/cognitiveservices/v1"
+USER_AGENT = "metahuman-ai-chat"
+DEFAULT_VOICE = "en-US-JennyNeural"
+VOICES = ("en-US-JennyNeural", "en-US-SaraNeural", "en-US-TonyNeural", "en-US-NancyNeural")
+"""The contract's voices; any other Azure neural voice name is passed through as well."""
+_GENDERS = {"unspecified": None, "neutral": "Neutral", "male": "Male", "female": "Female"}
+# Azure's prosody rate spans half to double speed.
+_MIN_SPEED, _MAX_SPEED = 0.5, 2.0
+# Characters XML 1.0 forbids even when escaped (control codes an LLM may emit).
+_NOT_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_REGION = re.compile(r"[a-z0-9-]+")
+
+
+def build_ssml(text: str, *, voice: str, language: str, gender: str | None, speed: float) -> str:
+    """The SSML document for one utterance; text and attributes are XML-escaped."""
+    rate = round((min(max(speed, _MIN_SPEED), _MAX_SPEED) - 1) * 100)
+    gender_attribute = f" xml:gender={quoteattr(gender)}" if gender else ""
+    body = escape(_NOT_XML_CHARS.sub("", text))
+    return (
+        f"<speak version='1.0' xmlns='http://www.w3.org/2001/10/synthesis'"
+        f" xml:lang={quoteattr(language)}>"
+        f"<voice xml:lang={quoteattr(language)}{gender_attribute} name={quoteattr(voice)}>"
+        f"<prosody rate={quoteattr(f'{rate:+d}%')}>{body}</prosody>"
+        "</voice></speak>"
+    )
+
+
+def _synthesis_url(endpoint: str) -> str:
+    """``AZURE_SPEECH_ENDPOINT`` as given, or with the synthesis path added to a bare host."""
+    if urlsplit(endpoint).path in ("", "/"):
+        return endpoint.rstrip("/") + SYNTHESIS_PATH
+    return endpoint
+
+
+class AzureTextToSpeech:
+    def __init__(self, key: str, url: str, policy: CallPolicy) -> None:
+        self._url = url
+        self._policy = policy
+        self._headers = {
+            "Ocp-Apim-Subscription-Key": key,
+            "Content-Type": "application/ssml+xml",
+            "X-Microsoft-OutputFormat": OUTPUT_FORMAT,
+            "User-Agent": USER_AGENT,
+        }
+        self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Self:
+        endpoint = env.get("AZURE_SPEECH_ENDPOINT")
+        if endpoint:
+            (key,) = require_env(env, "AZURE_SPEECH_KEY")
+            url = _synthesis_url(endpoint)
+        else:
+            key, region = require_env(env, "AZURE_SPEECH_KEY", "AZURE_SPEECH_REGION")
+            if not _REGION.fullmatch(region):
+                raise ProviderUnavailable("AZURE_SPEECH_REGION is not an Azure region name")
+            url = f"https://{region}.tts.speech.microsoft.com{SYNTHESIS_PATH}"
+        return cls(key, url, CallPolicy.from_env(env))
+
+    def _client_session(self) -> aiohttp.ClientSession:
+        """One session (one connection pool) for every call, made on the loop that uses it."""
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._session_loop is not loop:
+            # stream_with_retries bounds each wait; no whole-response limit for long replies.
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._policy.timeout_s)
+            self._session = aiohttp.ClientSession(timeout=timeout)
+            self._session_loop = loop
+        return self._session
+
+    async def aclose(self) -> None:
+        session, self._session = self._session, None
+        if session is not None and self._session_loop is asyncio.get_running_loop():
+            await session.close()
+
+    async def synthesize(self, text: str, request: TtsRequest) -> AsyncIterator[PcmChunk]:
+        # request.model is deliberately unused: see the module docstring.
+        if request.ssml_gender not in _GENDERS:
+            raise ProviderError(f"unknown SSML gender {request.ssml_gender!r}")
+        ssml = build_ssml(
+            text,
+            voice=DEFAULT_VOICE if request.voice == "default" else request.voice,
+            language=request.language,
+            gender=_GENDERS[request.ssml_gender],
+            speed=request.speed,
+        ).encode()
+        # aclosing: a listener who stops early (barge-in) ends the HTTP response now, not at GC.
+        # (stream_with_retries is an async generator, though annotated as an AsyncIterator.)
+        pcms = cast(
+            AsyncGenerator[bytes, None],
+            stream_with_retries(lambda: self._post(ssml), self._policy),
+        )
+        async with aclosing(pcms):
+            async for pcm in pcms:
+                yield PcmChunk(pcm, NATIVE_RATE)
+
+    async def _post(self, ssml: bytes) -> AsyncIterator[bytes]:
+        """One synthesis request: its PCM as it arrives, cut to whole samples."""
+        session = self._client_session()
+        try:
+            async with session.post(self._url, data=ssml, headers=self._headers) as response:
+                if response.status != 200:
+                    detail = (await response.text(errors="replace")).strip()[:200]
+                    raise ProviderError(
+                        f"Azure text-to-speech answered HTTP {response.status}"
+                        + (f": {detail}" if detail else ""),
+                        transient=response.status == 429 or response.status >= 500,
+                    )
+                odd_byte = b""
+                async for data in response.content.iter_any():
+                    data = odd_byte + data
+                    cut = len(data) - len(data) % 2
+                    odd_byte = data[cut:]
+                    if cut:
+                        yield data[:cut]
+        except aiohttp.ClientError as exc:
+            # Connection refused or reset, a cut-off body, ...: worth another attempt.
+            raise ProviderError(
+                f"Azure text-to-speech request failed: {type(exc).__name__}", transient=True
+            ) from exc
