@@ -1,0 +1,96 @@
+"""OpenAI speech to text: the utterance is uploaded as a WAV to ``/v1/audio/transcriptions``.
+
+``gpt-4o-transcribe`` and ``gpt-4o-mini-transcribe`` answer as a stream of
+``transcript.text.delta`` / ``transcript.text.done`` events; ``whisper-1`` does not stream and
+answers with JSON. The contract spells one model ``gpt_4o_mini_transcribe``; the API's name is
+``gpt-4o-mini-transcribe``, which is what is sent.
+
+Environment: ``OPENAI_API_KEY`` (required), ``OPENAI_BASE_URL``, ``OPENAI_ORG_ID``,
+``OPENAI_PROJECT_ID`` (optional); timeout and retries from ``METAHUMAN_PROVIDER_*``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Self
+
+from openai import AsyncOpenAI, omit
+
+from handlers.audio import pcm16_seconds, wav_bytes
+from handlers.providers.base import SttRequest, Transcript
+from handlers.providers.llm.openai import TRANSPORT_ERRORS, build_openai_client, openai_error
+
+# The contract's spellings that differ from the API's model names.
+_MODEL_NAMES = {"gpt_4o_mini_transcribe": "gpt-4o-mini-transcribe"}
+# Models that stream their transcript (whisper-1 ignores stream=true and answers JSON).
+_STREAMING_MODELS = ("gpt-4o-transcribe", "gpt-4o-mini-transcribe")
+# The API rejects uploads shorter than this ("Audio file is too short").
+_MIN_SECONDS = 0.1
+
+
+def api_model_name(model: str) -> str:
+    return _MODEL_NAMES.get(model, model)
+
+
+def iso_639_1(language: str) -> str | None:
+    """``en`` for ``en-US``; None when the tag's language is not a two-letter ISO 639-1 code."""
+    primary = language.replace("_", "-").split("-")[0].lower()
+    return primary if len(primary) == 2 and primary.isalpha() else None
+
+
+async def collect_pcm(audio: AsyncIterator[bytes]) -> bytes:
+    """The whole utterance; a trailing odd byte (half a sample) is dropped."""
+    buffer = bytearray()
+    async for chunk in audio:
+        buffer += chunk
+    return bytes(buffer[: len(buffer) - len(buffer) % 2])
+
+
+class OpenAISpeechToText:
+    def __init__(self, client: AsyncOpenAI, *, secrets: tuple[str, ...] = ()) -> None:
+        self._client = client
+        self._secrets = secrets
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Self:
+        return cls(build_openai_client(env), secrets=(env["OPENAI_API_KEY"],))
+
+    async def transcribe(self, audio: AsyncIterator[bytes], request: SttRequest) -> Transcript:
+        pcm = await collect_pcm(audio)
+        language = iso_639_1(request.language)
+        reported_language = request.language if language else None
+        if pcm16_seconds(pcm, request.sample_rate) < _MIN_SECONDS:
+            return Transcript(text="", language=reported_language)
+        model = api_model_name(request.model)
+        upload = ("utterance.wav", wav_bytes(pcm, request.sample_rate), "audio/wav")
+        try:
+            if model.startswith(_STREAMING_MODELS):
+                text = await self._streamed(model, upload, language)
+            else:
+                result = await self._client.audio.transcriptions.create(
+                    file=upload, model=model, language=language or omit, response_format="json"
+                )
+                text = result.text
+        except TRANSPORT_ERRORS as exc:
+            raise openai_error(exc, f"OpenAI transcription ({model})", self._secrets) from None
+        return Transcript(text=text.strip(), language=reported_language)
+
+    async def _streamed(
+        self, model: str, upload: tuple[str, bytes, str], language: str | None
+    ) -> str:
+        stream = await self._client.audio.transcriptions.create(
+            file=upload, model=model, language=language or omit, stream=True
+        )
+        deltas: list[str] = []
+        async with stream:
+            async for event in stream:
+                if event.type == "transcript.text.delta":
+                    deltas.append(event.delta)
+                elif event.type == "transcript.text.done":
+                    return event.text
+        # A stream that ends without its "done" event still delivered its words as deltas.
+        return "".join(deltas)
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool (process shutdown, tests)."""
+        await self._client.close()
