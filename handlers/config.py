@@ -32,7 +32,9 @@ class ServerConfig:
         for item in fields(self):
             value = getattr(self, item.name)
             if item.name == "tokens":
-                value = f"{len(value)} configured" if value else "none (handshake tokens not required)"
+                value = (
+                    f"{len(value)} configured" if value else "none (handshake tokens not required)"
+                )
             elif item.name == "redis_url" and value:
                 value = redact_url(value)
             elif isinstance(value, tuple):
@@ -56,21 +58,28 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
-def parse_config(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> ServerConfig:
+def parse_config(
+    argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
+) -> ServerConfig:
     env = os.environ if env is None else env
     defaults = ServerConfig()
     parser = argparse.ArgumentParser(
         prog="metahuman-chat-server",
-        description="MetaHuman AI Chat Socket.IO server. Every flag falls back to the METAHUMAN_* variable named.",
+        description="MetaHuman AI Chat Socket.IO server. "
+        "Each flag falls back to the METAHUMAN_* variable named in its help.",
     )
 
     def env_or(name: str, default: object) -> str:
         return env.get(f"METAHUMAN_{name}", str(default))
 
     parser.add_argument("--host", default=env_or("HOST", defaults.host), help="METAHUMAN_HOST")
-    parser.add_argument("--port", type=int, default=int(env_or("PORT", defaults.port)), help="METAHUMAN_PORT")
     parser.add_argument(
-        "--path", default=env_or("SOCKETIO_PATH", defaults.socketio_path), help="METAHUMAN_SOCKETIO_PATH"
+        "--port", type=int, default=int(env_or("PORT", defaults.port)), help="METAHUMAN_PORT"
+    )
+    parser.add_argument(
+        "--path",
+        default=env_or("SOCKETIO_PATH", defaults.socketio_path),
+        help="METAHUMAN_SOCKETIO_PATH",
     )
     parser.add_argument(
         "--cors-origins",
@@ -106,7 +115,9 @@ def parse_config(argv: Sequence[str] | None = None, env: Mapping[str, str] | Non
         default=float(env_or("SHUTDOWN_GRACE_SECONDS", defaults.shutdown_grace_seconds)),
         help="how long turns in flight may finish at shutdown (METAHUMAN_SHUTDOWN_GRACE_SECONDS)",
     )
-    parser.add_argument("--log-level", default=env_or("LOG_LEVEL", defaults.log_level), help="METAHUMAN_LOG_LEVEL")
+    parser.add_argument(
+        "--log-level", default=env_or("LOG_LEVEL", defaults.log_level), help="METAHUMAN_LOG_LEVEL"
+    )
     args = parser.parse_args(argv)
     # Tokens come only from the environment: a flag would show them in the process list.
     tokens = frozenset(_split(env.get("METAHUMAN_TOKENS", "")))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 # A terminator, optionally followed by closing quotes or brackets.
-_TERMINATOR = re.compile(r"[.!?…]+[\"'”’)\]]*")
+_TERMINATOR = re.compile(r"[.!?…]+[\"'\u201d\u2019)\]]*")
 _ABBREVIATIONS = frozenset(
     {"mr", "mrs", "ms", "dr", "st", "vs", "etc", "e.g", "i.e", "prof", "sr", "jr", "no", "approx"}
 )
@@ -14,7 +14,7 @@ _ABBREVIATIONS = frozenset(
 
 def _is_boundary(text: str, end: int) -> bool:
     """Whether the terminator ending at ``end`` closes a sentence (not "Dr." or "3.5")."""
-    match = re.search(r"([A-Za-z.]+|\d+)[.!?…]*[\"'”’)\]]*$", text[:end])
+    match = re.search(r"([A-Za-z.]+|\d+)[.!?…]*[\"'\u201d\u2019)\]]*$", text[:end])
     if match is None:
         return True
     word = match.group(1).rstrip(".").lower()
