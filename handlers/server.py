@@ -255,6 +255,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     logging.basicConfig(
         level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if config.log_level != "DEBUG":
+        # One line per HTTP request drowns the log: Engine.IO polls and upgrades are routine.
+        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     registry = ProviderRegistry(os.environ if env is None else env)
     print("MetaHuman AI Chat server", file=sys.stderr)
     for line in config.describe():
