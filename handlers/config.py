@@ -17,6 +17,8 @@ class ServerConfig:
     cors_origins: tuple[str, ...] = ("*",)
     redis_url: str | None = None
     """When set, Socket.IO emits go through Redis so several nodes serve one set of sessions."""
+    redis_channel: str = "metahuman-ai-chat"
+    """The pub/sub channel the nodes of one deployment share."""
     tokens: frozenset[str] = field(default=frozenset(), repr=False)
     """Accepted handshake tokens; empty means no token is required."""
     max_buffer_seconds: float = 60.0
@@ -92,6 +94,11 @@ def parse_config(
         help="redis://host:port/db to scale out over several nodes (METAHUMAN_REDIS_URL)",
     )
     parser.add_argument(
+        "--redis-channel",
+        default=env_or("REDIS_CHANNEL", defaults.redis_channel),
+        help="pub/sub channel shared by the nodes of one deployment (METAHUMAN_REDIS_CHANNEL)",
+    )
+    parser.add_argument(
         "--max-buffer-seconds",
         type=float,
         default=float(env_or("MAX_BUFFER_SECONDS", defaults.max_buffer_seconds)),
@@ -127,6 +134,7 @@ def parse_config(
         socketio_path=args.path,
         cors_origins=_split(args.cors_origins),
         redis_url=args.redis_url or None,
+        redis_channel=args.redis_channel,
         tokens=tokens,
         max_buffer_seconds=args.max_buffer_seconds,
         max_queued_turns=args.max_queued_turns,

@@ -37,6 +37,7 @@ from handlers.config import ServerConfig, parse_config
 from handlers.pipeline import Turn, TurnRunner
 from handlers.providers.base import ChatMessage, SttRequest
 from handlers.providers.registry import ProviderRegistry
+from handlers.scaleout import RedisManager
 from handlers.session import Session, Settings, apply_update
 from handlers.utterance import Utterance, decode_chunk
 
@@ -227,7 +228,9 @@ def create_app(
 ) -> tuple[web.Application, ChatServer]:
     """Build the aiohttp application and the Socket.IO server behind it."""
     registry = registry or ProviderRegistry(os.environ)
-    manager = socketio.AsyncRedisManager(config.redis_url) if config.redis_url else None
+    manager = (
+        RedisManager(config.redis_url, channel=config.redis_channel) if config.redis_url else None
+    )
     cors: str | list[str] = "*" if "*" in config.cors_origins else list(config.cors_origins)
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
@@ -246,7 +249,12 @@ def create_app(
     async def stop(_: web.Application) -> None:
         await server.shutdown()
 
+    async def close_manager(_: web.Application) -> None:
+        if manager is not None:
+            await manager.close()
+
     app.on_shutdown.append(stop)
+    app.on_cleanup.append(close_manager)
     return app, server
 
 
