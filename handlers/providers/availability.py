@@ -21,7 +21,10 @@ STAGES: tuple[Stage, ...] = ("stt", "llm", "tts")
 def availability(env: Mapping[str, str]) -> dict[Stage, dict[str, str | None]]:
     """stage -> provider -> None when usable, else the reason."""
     registry = ProviderRegistry(env)
-    return {stage: {name: registry.check(stage, name) for name in PROVIDER_PATHS[stage]} for stage in STAGES}
+    return {
+        stage: {name: registry.check(stage, name) for name in PROVIDER_PATHS[stage]}
+        for stage in STAGES
+    }
 
 
 def main() -> None:
