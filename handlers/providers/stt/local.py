@@ -1,0 +1,326 @@
+"""Offline speech recognition: pocketsphinx 5 with the US English model its wheel ships.
+
+Audio is decoded while it arrives. ``transcribe`` reads the client's chunks and
+hands whatever has queued up to a worker thread, so when the iterator ends (the
+client committed) only the last few milliseconds and pocketsphinx's final pass
+are left to do. Decoding never runs on the event loop.
+
+A decoder holds its own copy of the acoustic and language model (about 90 MB),
+so decoders are pooled and shared by all sessions: at most
+``METAHUMAN_LOCAL_STT_DECODERS`` of them (default 2), built on demand in
+threads and reused. An utterance takes a decoder at its first chunk and gives
+it back at its end; while every decoder is busy its audio is buffered and it
+waits its turn. The first decoder is built in ``from_env`` so the model loads
+at start-up rather than in someone's first turn.
+
+Each utterance is decoded independently of what the decoder heard before: its
+feature extraction (live cepstral mean and noise estimate, which pocketsphinx
+otherwise carries from one utterance to the next) is reset at its start, and
+audio is fed in fixed 20 ms pieces, so the transcript does not depend on which
+pooled decoder served it, on who spoke to it before, or on how the network
+batched the chunks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Self, TypeVar
+
+from pocketsphinx import Decoder
+
+from handlers.audio import Pcm16Resampler
+from handlers.providers.base import (
+    ProviderError,
+    ProviderUnavailable,
+    SttRequest,
+    Transcript,
+)
+
+MODEL_NAME = "pocketsphinx-en-us"
+LANGUAGE = "en-US"
+DECODER_SAMPLE_RATE = 16000
+DECODERS_ENV = "METAHUMAN_LOCAL_STT_DECODERS"
+DEFAULT_DECODERS = 2
+
+# 20 ms of 16 kHz PCM16: the unit audio is fed to the decoder in (see the module docstring).
+_PIECE_BYTES = 2 * DECODER_SAMPLE_RATE // 50
+
+T = TypeVar("T")
+
+
+def _new_decoder() -> Decoder:
+    # FATAL keeps pocketsphinx's per-utterance INFO log off stderr.
+    return Decoder(loglevel="FATAL")
+
+
+def _decoder_count(env: Mapping[str, str]) -> int:
+    raw = env.get(DECODERS_ENV, str(DEFAULT_DECODERS))
+    try:
+        count = int(raw)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise ProviderUnavailable(f"{DECODERS_ENV} must be a positive integer, got {raw!r}")
+    return count
+
+
+class _DecoderPool:
+    """Up to ``size`` decoders, built on demand in ``executor`` and reused; waiters are served FIFO.
+
+    All methods run on the event loop thread; only decoder construction runs in the executor.
+    """
+
+    def __init__(self, size: int, executor: ThreadPoolExecutor, first: Decoder) -> None:
+        self.size = size
+        self._executor = executor
+        self._idle: list[Decoder] = [first]
+        self._created = 1
+        self.built = 1
+        """Decoders ever built: stays at ``size`` or below while the pool reuses them."""
+        self._waiters: collections.deque[asyncio.Future[Decoder]] = collections.deque()
+        self._builds: set[asyncio.Task[None]] = set()
+
+    @property
+    def created(self) -> int:
+        """Decoders alive now (idle or lent out)."""
+        return self._created
+
+    async def acquire(self) -> Decoder:
+        if self._idle:
+            return self._idle.pop()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Decoder] = loop.create_future()
+        self._waiters.append(waiter)
+        if self._created < self.size:
+            self._start_build(loop)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            # A decoder handed over just as the caller was cancelled goes back to the pool.
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self.release(waiter.result())
+            raise
+
+    def release(self, decoder: Decoder) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(decoder)
+                return
+        self._idle.append(decoder)
+
+    def discard(self, decoder: Decoder) -> None:
+        """Drop a decoder that failed mid-utterance; build a fresh one if someone is waiting."""
+        del decoder
+        self._created -= 1
+        if any(not waiter.done() for waiter in self._waiters):
+            self._start_build(asyncio.get_running_loop())
+
+    def _start_build(self, loop: asyncio.AbstractEventLoop) -> None:
+        # The build is its own task so that a waiter's cancellation cannot lose the decoder.
+        self._created += 1
+        task = loop.create_task(self._build(loop))
+        self._builds.add(task)
+        task.add_done_callback(self._builds.discard)
+
+    async def _build(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            decoder = await loop.run_in_executor(self._executor, _new_decoder)
+        except asyncio.CancelledError:
+            self._created -= 1
+            raise
+        except Exception as exc:
+            self._created -= 1
+            self._fail_one_waiter(ProviderError(f"pocketsphinx could not load its model: {exc}"))
+            return
+        self.built += 1
+        self.release(decoder)
+
+    def _fail_one_waiter(self, error: ProviderError) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(error)
+                return
+
+
+class _Utterance:
+    """One transcription: the audio queued for its decoder, and the decoding state.
+
+    ``pending``/``arrived``/``ended``/``aborted`` belong to the event loop; ``feed``
+    and ``abandon`` run in a worker thread, one call at a time.
+    """
+
+    def __init__(self, sample_rate: int) -> None:
+        self.pending: list[bytes] = []
+        self.arrived = asyncio.Event()
+        self.ended = False
+        self.aborted = False
+        self.holds_decoder = False
+        self._resampler = Pcm16Resampler(sample_rate, DECODER_SAMPLE_RATE)
+        self._odd_byte = b""
+        self._unfed = b""
+        self._started = False
+
+    def take(self) -> tuple[list[bytes], bool]:
+        chunks, self.pending = self.pending, []
+        return chunks, self.ended
+
+    def feed(self, decoder: Decoder, chunks: list[bytes], last: bool) -> str:
+        """Decode ``chunks``; on the ``last`` call finish the utterance and return its text."""
+        raw = self._odd_byte + b"".join(chunks)
+        even = len(raw) - len(raw) % 2  # a chunk may end mid-sample
+        raw, self._odd_byte = raw[:even], raw[even:]
+        pcm = self._unfed + self._resampler.process(raw, last=last)
+        if not self._started:
+            decoder.reinit_feat()  # forget the previous utterance's normalisation (~30 us)
+            decoder.start_utt()
+            self._started = True
+        whole = len(pcm) - len(pcm) % _PIECE_BYTES
+        for offset in range(0, whole, _PIECE_BYTES):
+            decoder.process_raw(pcm[offset : offset + _PIECE_BYTES], False, False)
+        self._unfed = pcm[whole:]
+        if not last:
+            return ""
+        if self._unfed:
+            decoder.process_raw(self._unfed, False, False)
+        self._started = False
+        decoder.end_utt()
+        hypothesis = decoder.hyp()
+        return hypothesis.hypstr if hypothesis is not None else ""
+
+    def abandon(self, decoder: Decoder) -> None:
+        """Close an utterance nobody waits for, so the decoder can start the next one."""
+        if self._started:
+            self._started = False
+            decoder.end_utt()
+
+
+class LocalSpeechToText:
+    """Embedded pocketsphinx recogniser (US English), the server's offline default."""
+
+    def __init__(self, max_decoders: int, first_decoder: Decoder) -> None:
+        self._executor = ThreadPoolExecutor(max_decoders, thread_name_prefix="pocketsphinx")
+        self._pool = _DecoderPool(max_decoders, self._executor, first_decoder)
+        # Decoding that outlives an abandoned transcribe call (kept referenced until done).
+        self._orphans: set[asyncio.Task[str]] = set()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Self:
+        max_decoders = _decoder_count(env)
+        try:
+            first_decoder = _new_decoder()
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise ProviderUnavailable(
+                f"pocketsphinx could not load its en-US model: {exc}"
+            ) from exc
+        return cls(max_decoders, first_decoder)
+
+    @property
+    def max_decoders(self) -> int:
+        return self._pool.size
+
+    @property
+    def decoders_alive(self) -> int:
+        """Decoders that exist now, idle or busy; never more than ``max_decoders``."""
+        return self._pool.created
+
+    @property
+    def decoders_built(self) -> int:
+        """Decoders built since start-up: stays at ``max_decoders`` or below, as they are reused."""
+        return self._pool.built
+
+    async def transcribe(self, audio: AsyncIterator[bytes], request: SttRequest) -> Transcript:
+        _check_request(request)
+        utterance = _Utterance(request.sample_rate)
+        decoding: asyncio.Task[str] | None = None
+        finished = False
+        try:
+            async for chunk in audio:
+                if not chunk:
+                    continue
+                utterance.pending.append(chunk)
+                utterance.arrived.set()
+                if decoding is None:
+                    decoding = asyncio.create_task(self._decode(utterance))
+            if decoding is None:
+                finished = True
+                return Transcript("", LANGUAGE)
+            utterance.ended = True
+            utterance.arrived.set()
+            text = await asyncio.shield(decoding)
+            finished = True
+            return Transcript(text, LANGUAGE)
+        finally:
+            if decoding is not None and not finished:
+                self._abandon(utterance, decoding)
+
+    async def _decode(self, utterance: _Utterance) -> str:
+        decoder = await self._pool.acquire()
+        utterance.holds_decoder = True
+        try:
+            while True:
+                await utterance.arrived.wait()
+                utterance.arrived.clear()
+                if utterance.aborted:
+                    await self._in_thread(utterance.abandon, decoder)
+                    self._pool.release(decoder)
+                    return ""
+                chunks, last = utterance.take()
+                text = await self._in_thread(utterance.feed, decoder, chunks, last)
+                if last:
+                    self._pool.release(decoder)
+                    return text
+        except asyncio.CancelledError:
+            # Only the event loop shutting down cancels this task; the thread may still hold
+            # the decoder, so it is not handed out again.
+            self._pool.discard(decoder)
+            raise
+        except Exception as exc:
+            self._pool.discard(decoder)
+            raise ProviderError(f"pocketsphinx failed: {exc}") from exc
+
+    async def _in_thread(self, function: Callable[..., T], *args: object) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, function, *args)
+
+    def _abandon(self, utterance: _Utterance, decoding: asyncio.Task[str]) -> None:
+        """The caller stopped (client gone, cancelled, iterator failed): stop without waiting."""
+        if decoding.done():
+            _consume_outcome(decoding)
+            return
+        if not utterance.holds_decoder:
+            decoding.cancel()  # still queued for a decoder: the pool handles the cancellation
+            return
+        # A worker thread may be using the decoder right now: let the task close the
+        # utterance and return the decoder itself.
+        utterance.aborted = True
+        utterance.arrived.set()
+        self._orphans.add(decoding)
+        decoding.add_done_callback(self._orphans.discard)
+        decoding.add_done_callback(_consume_outcome)
+
+
+def _consume_outcome(task: asyncio.Task[str]) -> None:
+    # Nobody awaits an abandoned decode: retrieve its error so asyncio does not log it.
+    if not task.cancelled():
+        with contextlib.suppress(Exception):
+            task.exception()
+
+
+def _check_request(request: SttRequest) -> None:
+    if request.model != MODEL_NAME:
+        raise ProviderError(
+            f"local speech recognition has one model, {MODEL_NAME!r}; got {request.model!r}"
+        )
+    if request.language.lower() not in ("en-us", "en"):
+        raise ProviderError(
+            f"local speech recognition (pocketsphinx) only understands US English (en-US); "
+            f"language {request.language!r} needs a cloud provider"
+        )
+    if request.sample_rate <= 0:
+        raise ProviderError(f"invalid sample rate {request.sample_rate}")
