@@ -1,4 +1,9 @@
-"""Developer and CI entry points: `nox -s tests`, `nox -s codegen [-- --check]`, `nox -s spec`, `nox -s lint`, `nox -s serve`, `nox -s bench`."""
+"""Developer and CI entry points.
+
+`nox -s tests`, `nox -s codegen [-- --check]`, `nox -s spec`, `nox -s lint`, `nox -s serve`,
+`nox -s talk -- reply.wav --input question.wav`, `nox -s bench`. Sessions run on the Python that
+runs nox (3.11 or newer).
+"""
 
 from __future__ import annotations
 
@@ -8,19 +13,18 @@ nox.options.sessions = ["tests"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
-PYTHON = "3.11"
 # The AsyncAPI CLI that client teams use to validate the contract.
 ASYNCAPI_CLI = "@asyncapi/cli@6"
 
 
-@nox.session(python=PYTHON)
+@nox.session
 def tests(session: nox.Session) -> None:
     """Install everything and run the whole test suite."""
     session.install("-e", ".[test,codegen]")
     session.run("pytest", *session.posargs)
 
 
-@nox.session(python=PYTHON)
+@nox.session
 def codegen(session: nox.Session) -> None:
     """Regenerate generated/ from asyncapi.yaml; `-- --check` fails when generated/ is stale."""
     session.install("-e", ".[codegen]")
@@ -37,7 +41,7 @@ def spec(session: nox.Session) -> None:
     )
 
 
-@nox.session(python=PYTHON)
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff and mypy --strict over all Python code."""
     session.install("-e", ".[test,codegen,lint]")
@@ -46,14 +50,21 @@ def lint(session: nox.Session) -> None:
     session.run("mypy")
 
 
-@nox.session(python=PYTHON)
+@nox.session
 def serve(session: nox.Session) -> None:
     """Start the server on 127.0.0.1:8000 with the embedded offline providers."""
     session.install("-e", ".")
     session.run("python", "-m", "handlers.server", *session.posargs)
 
 
-@nox.session(python=PYTHON)
+@nox.session
+def talk(session: nox.Session) -> None:
+    """Speak one turn to a running server: `nox -s talk -- reply.wav --input question.wav`."""
+    session.install("-e", ".")
+    session.run("python", "-m", "handlers.talk", *session.posargs)
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Run the benchmark scripts; they print figures and write bench/results/*.json."""
     session.install("-e", ".[test]")
