@@ -1,0 +1,287 @@
+"""Offline speech synthesis: the espeak-ng formant synthesiser, the server's offline default.
+
+The ``espeakng-loader`` wheel ships ``libespeak-ng.so`` and its ``espeak-ng-data``;
+this module drives the library's C API with ctypes in synchronous mode: the
+synthesis callback receives PCM16 buffers as the engine produces them, they are
+cut into chunks of about 150 ms and streamed to the caller. A sentence takes a
+few milliseconds. Audio comes out at the engine's native rate (22050 Hz, as
+reported by ``espeak_Initialize``).
+
+The library keeps global state (the current voice, rate and callback), so the
+process has one engine and every call to it runs on one dedicated worker
+thread, never on the event loop. Concurrent ``synthesize`` calls queue there.
+
+Voices are the contract's ``ttsLocalVoice`` names, mapped to espeak-ng's English
+voices. ``ssml_gender="female"`` picks espeak-ng's ``+f3`` female variant of the
+voice; every other value keeps the voice's default (male) sound.
+``request.speed`` (1.0 normal) scales the rate of 175 words per minute, within
+the 80..700 wpm espeak-ng renders. ``request.language`` is not used: the voice
+decides the accent, and every voice here speaks English.
+
+espeak-ng's output is not bit-for-bit repeatable: its pitch "flutter" phase is a
+static inside the library that carries on from one synthesis to the next, so
+the same text comes out with slightly different pitch wobble and a few samples
+more or less.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import threading
+import unicodedata
+from collections.abc import AsyncIterator, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Self
+
+import espeakng_loader
+
+from handlers.providers.base import (
+    PcmChunk,
+    ProviderError,
+    ProviderUnavailable,
+    TtsRequest,
+)
+
+MODEL_NAME = "espeak-ng"
+VOICES: dict[str, str] = {
+    "en-us": "en-US",
+    "en-gb": "en",
+    "en-gb-scotland": "en-GB-scotland",
+    "en-gb-x-rp": "en-GB-x-rp",
+    "en-029": "en-029",
+    "en-us-nyc": "en-US-nyc",
+}
+"""Contract voice name -> espeak-ng voice name (files under espeak-ng-data/lang/gmw)."""
+FEMALE_VARIANT = "+f3"
+NORMAL_WORDS_PER_MINUTE = 175
+MIN_WORDS_PER_MINUTE = 80  # espeak-ng's floor
+MAX_WORDS_PER_MINUTE = 700  # speed 4.0; above 450 wpm espeak-ng speeds up with its sonic library
+CHUNK_SECONDS = 0.15
+
+# speak_lib.h constants.
+_AUDIO_OUTPUT_SYNCHRONOUS = 2
+_CALLBACK_BUFFER_MS = 50  # smaller than a chunk, so chunks leave as soon as they are full
+_INITIALIZE_DONT_EXIT = 0x8000  # return an error instead of exit() when data is missing
+_POS_CHARACTER = 1
+_CHARS_UTF8 = 1
+_PARAMETER_RATE = 1
+_EE_OK = 0
+
+_SynthCallback = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
+)
+
+Sink = Callable[[bytes], bool]
+"""Receives PCM16 from the engine; returns False to stop the synthesis."""
+
+
+class _Espeak:
+    """The process's one espeak-ng engine, used only from its own worker thread."""
+
+    def __init__(self) -> None:
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="espeak-ng")
+        self._lib = ctypes.CDLL(espeakng_loader.get_library_path())
+        self._declare_signatures()
+        # ctypes frees a callback whose Python object is collected: keep it for the process.
+        self._callback = _SynthCallback(self._on_audio)
+        self._sink: Sink | None = None
+        data_path = espeakng_loader.get_data_path()
+        self.sample_rate = self._thread.submit(self._initialize, data_path).result()
+
+    def _declare_signatures(self) -> None:
+        lib = self._lib
+        lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+        lib.espeak_Initialize.restype = ctypes.c_int
+        lib.espeak_SetSynthCallback.argtypes = [_SynthCallback]
+        lib.espeak_SetSynthCallback.restype = None
+        lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        lib.espeak_SetVoiceByName.restype = ctypes.c_int
+        lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        lib.espeak_SetParameter.restype = ctypes.c_int
+        lib.espeak_Synth.argtypes = [
+            ctypes.c_void_p,  # text
+            ctypes.c_size_t,  # size (unused in synchronous mode)
+            ctypes.c_uint,  # position
+            ctypes.c_int,  # position type
+            ctypes.c_uint,  # end position (0: none)
+            ctypes.c_uint,  # flags
+            ctypes.c_void_p,  # unique identifier out
+            ctypes.c_void_p,  # user data
+        ]
+        lib.espeak_Synth.restype = ctypes.c_int
+
+    def _initialize(self, data_path: str) -> int:
+        sample_rate = int(
+            self._lib.espeak_Initialize(
+                _AUDIO_OUTPUT_SYNCHRONOUS,
+                _CALLBACK_BUFFER_MS,
+                data_path.encode(),
+                _INITIALIZE_DONT_EXIT,
+            )
+        )
+        if sample_rate <= 0:
+            raise ProviderUnavailable(
+                f"espeak-ng could not initialise with its data at {data_path}"
+            )
+        self._lib.espeak_SetSynthCallback(self._callback)
+        # Load the default voice's data now rather than in the first reply (~20 ms).
+        self._lib.espeak_SetVoiceByName(VOICES["en-us"].encode())
+        return sample_rate
+
+    def _on_audio(self, wav: ctypes._Pointer[ctypes.c_short], n_samples: int, _events: int) -> int:
+        # Called by espeak_Synth on the worker thread; 0 continues, 1 aborts the synthesis.
+        sink = self._sink
+        if sink is None:
+            return 1
+        if not wav or n_samples <= 0:
+            return 0
+        try:
+            keep_going = sink(ctypes.string_at(wav, 2 * n_samples))
+        except Exception:
+            return 1  # an exception cannot cross the C callback boundary
+        return 0 if keep_going else 1
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self._thread.submit(job)
+
+    def speak(self, text: bytes, voice: str, words_per_minute: int, sink: Sink) -> None:
+        """Synthesise ``text`` (UTF-8) into ``sink``. Runs on the worker thread only."""
+        if self._lib.espeak_SetVoiceByName(voice.encode()) != _EE_OK:
+            raise ProviderError(f"espeak-ng has no voice {voice!r}")
+        # Set after the voice: loading a voice may reset parameters.
+        self._lib.espeak_SetParameter(_PARAMETER_RATE, words_per_minute, 0)
+        buffer = ctypes.create_string_buffer(text)
+        self._sink = sink
+        try:
+            status = self._lib.espeak_Synth(
+                buffer, len(buffer), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None
+            )
+        finally:
+            self._sink = None
+        if status != _EE_OK:
+            raise ProviderError(f"espeak-ng synthesis failed with status {status}")
+
+
+_engine: _Espeak | None = None
+_engine_lock = threading.Lock()
+
+
+def _shared_engine() -> _Espeak:
+    """The library is process-global, so every LocalTextToSpeech shares one engine."""
+    global _engine
+    with _engine_lock:
+        if _engine is None:
+            _engine = _Espeak()
+        return _engine
+
+
+class _Rechunker:
+    """Cuts the engine's buffers into chunks of exactly ``chunk_bytes`` (the last may be less)."""
+
+    def __init__(self, chunk_bytes: int) -> None:
+        self._chunk_bytes = chunk_bytes
+        self._buffer = bytearray()
+
+    def push(self, pcm: bytes) -> list[bytes]:
+        self._buffer += pcm
+        chunks: list[bytes] = []
+        while len(self._buffer) >= self._chunk_bytes:
+            chunks.append(bytes(self._buffer[: self._chunk_bytes]))
+            del self._buffer[: self._chunk_bytes]
+        return chunks
+
+    def flush(self) -> bytes:
+        rest, self._buffer = bytes(self._buffer), bytearray()
+        return rest
+
+
+def _speakable(text: str) -> bytes:
+    """UTF-8 text espeak-ng can take: no NULs or control characters, no lone surrogates."""
+    cleaned = "".join(" " if unicodedata.category(char) in ("Cc", "Cs") else char for char in text)
+    return cleaned.strip().encode("utf-8")
+
+
+def words_per_minute(speed: float) -> int:
+    rate = round(NORMAL_WORDS_PER_MINUTE * speed)
+    return max(MIN_WORDS_PER_MINUTE, min(MAX_WORDS_PER_MINUTE, rate))
+
+
+def espeak_voice(request: TtsRequest) -> str:
+    voice = VOICES.get(request.voice.lower())
+    if voice is None:
+        raise ProviderError(
+            f"unknown local voice {request.voice!r}; choose one of {', '.join(VOICES)}"
+        )
+    return voice + FEMALE_VARIANT if request.ssml_gender == "female" else voice
+
+
+class LocalTextToSpeech:
+    """Embedded espeak-ng synthesiser; streams PCM16 at the engine's native rate."""
+
+    def __init__(self, engine: _Espeak) -> None:
+        self._engine = engine
+        self.sample_rate = engine.sample_rate
+        self._chunk_bytes = 2 * round(engine.sample_rate * CHUNK_SECONDS)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Self:
+        del env  # nothing to configure: no credentials, no settings
+        try:
+            engine = _shared_engine()
+        except OSError as exc:
+            raise ProviderUnavailable(f"espeak-ng library could not be loaded: {exc}") from exc
+        return cls(engine)
+
+    async def synthesize(self, text: str, request: TtsRequest) -> AsyncIterator[PcmChunk]:
+        if request.model != MODEL_NAME:
+            raise ProviderError(
+                f"local speech synthesis has one model, {MODEL_NAME!r}; got {request.model!r}"
+            )
+        voice = espeak_voice(request)
+        rate = words_per_minute(request.speed)
+        speakable = _speakable(text)
+        if not speakable:
+            return
+        loop = asyncio.get_running_loop()
+        # Items from the worker thread: audio, None when done, or the error that stopped it.
+        received: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
+        stop = threading.Event()
+
+        def deliver(item: bytes | BaseException | None) -> bool:
+            if stop.is_set():
+                return False
+            try:
+                loop.call_soon_threadsafe(received.put_nowait, item)
+            except RuntimeError:  # the event loop is closed: nobody is listening any more
+                stop.set()
+                return False
+            return True
+
+        rechunker = _Rechunker(self._chunk_bytes)
+
+        def sink(pcm: bytes) -> bool:
+            return all(deliver(chunk) for chunk in rechunker.push(pcm)) and not stop.is_set()
+
+        def job() -> None:
+            if stop.is_set():  # abandoned while queued behind other syntheses
+                return
+            try:
+                self._engine.speak(speakable, voice, rate, sink)
+                tail = rechunker.flush()
+                if tail:
+                    deliver(tail)
+                deliver(None)
+            except Exception as exc:
+                deliver(exc)
+
+        self._engine.submit(job)
+        try:
+            while (item := await received.get()) is not None:
+                if isinstance(item, ProviderError):
+                    raise item
+                if isinstance(item, BaseException):
+                    raise ProviderError(f"espeak-ng failed: {item}") from item
+                yield PcmChunk(item, self.sample_rate)
+        finally:
+            stop.set()  # a consumer that stops early aborts the synthesis at its next buffer
