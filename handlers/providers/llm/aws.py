@@ -1,0 +1,112 @@
+"""Amazon Bedrock chat through the Converse API (``bedrock-runtime`` ``converse_stream``).
+
+Text deltas (``contentBlockDelta`` events) are yielded as they arrive: the event
+stream is read in a worker thread (boto3 is synchronous) and each delta is handed
+to the event loop at once.
+
+Models: any Bedrock model id or inference profile id that supports ConverseStream
+is passed through. The contract's ids (``anthropic.claude-instant-v1``, the default,
+``anthropic.claude-v2``, ``anthropic.claude-v1``) are legacy. AWS lists Converse,
+ConverseStream and system prompts for "Anthropic Claude 2.x and earlier", so the
+request shape is right for them, but Anthropic has retired Claude Instant (2024) and
+Claude 2.x (2025) and Bedrock marks such versions Legacy and then end-of-life;
+``anthropic.claude-v1`` left Bedrock before Converse existed. Expect live accounts to
+refuse these ids (ValidationException / ResourceNotFoundException, surfaced as a
+non-transient ProviderError naming the model) and configure a current id, e.g.
+``anthropic.claude-3-5-haiku-20241022-v1:0`` or a ``us.``/``eu.`` inference profile.
+
+Conversation shaping: Converse wants the first message from the user and roles that
+alternate, so leading assistant turns (a greeting) are dropped and consecutive turns
+of one role are merged.
+
+Environment: see ``handlers.providers.aws_common``; the endpoint override is
+``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` (else ``AWS_ENDPOINT_URL``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Self
+
+from handlers.providers.aws_common import (
+    STREAM_WORKERS,
+    aws_error,
+    aws_setup,
+    iterate_in_thread,
+    make_client,
+)
+from handlers.providers.base import ChatMessage, LlmRequest, ProviderError
+
+DEFAULT_MODEL = "anthropic.claude-instant-v1"
+
+
+def converse_messages(messages: tuple[ChatMessage, ...]) -> list[dict[str, Any]]:
+    shaped: list[dict[str, Any]] = []
+    for message in messages:
+        if not message.content.strip():
+            continue  # Converse rejects blank text blocks
+        if not shaped and message.role != "user":
+            continue
+        if shaped and shaped[-1]["role"] == message.role:
+            shaped[-1]["content"][0]["text"] += "\n\n" + message.content
+        else:
+            shaped.append({"role": message.role, "content": [{"text": message.content}]})
+    if not shaped:
+        raise ProviderError("Bedrock needs at least one user message", transient=False)
+    return shaped
+
+
+def converse_arguments(request: LlmRequest) -> dict[str, Any]:
+    arguments: dict[str, Any] = {
+        "modelId": request.model or DEFAULT_MODEL,
+        "messages": converse_messages(request.messages),
+    }
+    if request.instructions.strip():
+        arguments["system"] = [{"text": request.instructions}]
+    inference: dict[str, Any] = {}
+    if request.temperature is not None:
+        inference["temperature"] = request.temperature
+    if request.max_output_tokens is not None:
+        inference["maxTokens"] = request.max_output_tokens
+    if inference:
+        arguments["inferenceConfig"] = inference
+    return arguments
+
+
+class BedrockLanguageModel:
+    def __init__(self, client: Any, secrets: tuple[str, ...] = ()) -> None:
+        self._client = client
+        self._secrets = secrets
+        # Each reply holds a worker thread while it streams: a pool of its own keeps
+        # many sessions from queueing behind the loop's small default executor.
+        self._executor = ThreadPoolExecutor(STREAM_WORKERS, thread_name_prefix="bedrock")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Self:
+        setup = aws_setup(env)
+        return cls(make_client(setup, "bedrock-runtime", env, "BEDROCK_RUNTIME"), setup.secrets)
+
+    async def respond(self, request: LlmRequest) -> AsyncIterator[str]:
+        arguments = converse_arguments(request)
+
+        def produce() -> Iterator[str]:
+            stream = self._client.converse_stream(**arguments)["stream"]
+            try:
+                for event in stream:
+                    text = event.get("contentBlockDelta", {}).get("delta", {}).get("text")
+                    if text:
+                        yield text
+            finally:
+                stream.close()
+
+        try:
+            # aclosing: a consumer that stops early closes the stream now, not at GC.
+            async with contextlib.aclosing(iterate_in_thread(produce, self._executor)) as deltas:
+                async for delta in deltas:
+                    yield delta
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise aws_error(f"Bedrock {arguments['modelId']}", exc, self._secrets) from exc

@@ -1,0 +1,173 @@
+"""Amazon Polly text to speech: ``synthesize_speech`` asked for raw PCM16 at 16 kHz, streamed.
+
+The audio body is read in a worker thread (boto3 is synchronous) and each 100 ms
+chunk is handed to the event loop as it arrives, so playback starts before Polly
+has finished.
+
+Engine (the session's ``ttsAwsModel``): ``standard``, ``neural``, ``generative``,
+``long-form``, or ``default`` (also an empty model): neural where the voice has it,
+else standard. An explicit engine the voice cannot do fails with a non-transient
+ProviderError (Polly answers ``EngineNotSupportedException``).
+
+Not used: ``request.speed`` (Polly changes rate only through SSML ``<prosody>``; the
+text is sent as plain text) and ``request.language`` (only bilingual voices take a
+LanguageCode, and a wrong one is an error).
+
+Environment: see ``handlers.providers.aws_common``; the endpoint override is
+``AWS_ENDPOINT_URL_POLLY`` (else ``AWS_ENDPOINT_URL``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Self
+
+from handlers.providers.aws_common import (
+    STREAM_WORKERS,
+    aws_error,
+    aws_setup,
+    client_error_code,
+    iterate_in_thread,
+    make_client,
+)
+from handlers.providers.base import PcmChunk, ProviderError, TtsRequest
+
+SAMPLE_RATE = 16000
+"""Polly's highest PCM rate (it offers 8000 and 16000 Hz for ``pcm``)."""
+CHUNK_BYTES = 3200
+"""100 ms of 16 kHz PCM16: small enough to start playback early."""
+MAX_REQUEST_CHARS = 3000
+"""Polly bills and accepts at most 3000 characters of text per SynthesizeSpeech call."""
+DEFAULT_VOICE = "Joanna"
+ENGINES = ("standard", "neural", "generative", "long-form")
+
+# Which of the contract's voices have a neural engine (Polly's voice list, docs
+# "Available voices"); "default" picks neural for these and standard for the rest.
+# fmt: off
+NEURAL_VOICES = frozenset(
+    (
+        "Adriano", "Amy", "Andres", "Aria", "Arlet", "Arthur", "Ayanda", "Bianca", "Brian",
+        "Camila", "Daniel", "Danielle", "Elin", "Emma", "Gabrielle", "Gregory", "Hala", "Hannah",
+        "Hiujin", "Ida", "Ines", "Isabelle", "Ivy", "Joanna", "Joey", "Justin", "Kajal", "Kazuha",
+        "Kendra", "Kevin", "Kimberly", "Laura", "Lea", "Liam", "Lisa", "Lucia", "Lupe", "Matthew",
+        "Mia", "Niamh", "Ola", "Olivia", "Pedro", "Remi", "Ruth", "Salli", "Seoyeon", "Sergio",
+        "Sofie", "Stephen", "Suvi", "Takumi", "Thiago", "Tomoko", "Vicki", "Vitoria", "Zayd",
+        "Zhiyu",
+    )
+)
+STANDARD_ONLY_VOICES = frozenset(
+    (
+        "Aditi", "Astrid", "Carla", "Carmen", "Celine", "Chantal", "Conchita", "Cristiano", "Dora",
+        "Enrique", "Ewa", "Filiz", "Geraint", "Giorgio", "Gwyneth", "Hans", "Jacek", "Jan", "Karl",
+        "Liv", "Lotte", "Mads", "Maja", "Marlene", "Mathieu", "Maxim", "Miguel", "Mizuki", "Naja",
+        "Nicole", "Penelope", "Raveena", "Ricardo", "Ruben", "Russell", "Tatyana", "Zeina",
+    )
+)
+# fmt: on
+
+
+def choose_engine(model: str, voice: str) -> tuple[str, bool]:
+    """The engine to ask for, and whether standard may be tried if Polly refuses it.
+
+    The fallback is only for ``default`` with a voice this table does not know yet.
+    """
+    engine = (model or "default").strip().lower()
+    if engine == "default":
+        if voice in NEURAL_VOICES:
+            return "neural", False
+        if voice in STANDARD_ONLY_VOICES:
+            return "standard", False
+        return "neural", True
+    if engine in ENGINES:
+        return engine, False
+    raise ProviderError(
+        f"unknown Polly engine {model!r}: use default, " + ", ".join(ENGINES), transient=False
+    )
+
+
+def split_text(text: str, limit: int = MAX_REQUEST_CHARS) -> list[str]:
+    """Cut text longer than one Polly request at sentence ends, else at spaces."""
+    pieces: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = max(window.rfind(mark) for mark in (". ", "! ", "? ", "\n"))
+        if cut <= 0:
+            cut = window.rfind(" ")
+        cut = limit if cut <= 0 else cut + 1
+        pieces.append(rest[:cut].strip())
+        rest = rest[cut:].strip()
+    if rest:
+        pieces.append(rest)
+    return pieces
+
+
+class PollyTextToSpeech:
+    def __init__(self, client: Any, secrets: tuple[str, ...] = ()) -> None:
+        self._client = client
+        self._secrets = secrets
+        # boto3 blocks: each stream holds a worker thread while Polly sends audio, so
+        # the provider has its own pool rather than the loop's small default one.
+        self._executor = ThreadPoolExecutor(STREAM_WORKERS, thread_name_prefix="polly")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Self:
+        setup = aws_setup(env)
+        return cls(make_client(setup, "polly", env, "POLLY"), setup.secrets)
+
+    async def synthesize(self, text: str, request: TtsRequest) -> AsyncIterator[PcmChunk]:
+        voice = request.voice or DEFAULT_VOICE
+        engine, may_fall_back = choose_engine(request.model, voice)
+        for piece in split_text(text):
+            # aclosing: a consumer that stops early closes Polly's stream now, not at GC.
+            async with contextlib.aclosing(
+                self._stream(piece, voice, engine, may_fall_back)
+            ) as pcms:
+                async for pcm in pcms:
+                    yield PcmChunk(pcm=pcm, sample_rate=SAMPLE_RATE)
+
+    async def _stream(
+        self, text: str, voice: str, engine: str, may_fall_back: bool
+    ) -> AsyncGenerator[bytes, None]:
+        def produce() -> Iterator[bytes]:
+            try:
+                response = self._synthesize(text, voice, engine)
+            except Exception as exc:
+                if not (may_fall_back and client_error_code(exc) == "EngineNotSupportedException"):
+                    raise
+                response = self._synthesize(text, voice, "standard")
+            body = response["AudioStream"]
+            try:
+                yield from body.iter_chunks(CHUNK_BYTES)
+            finally:
+                body.close()
+
+        odd_byte = b""  # keep every chunk whole samples even if a read ends mid-sample
+        try:
+            async with contextlib.aclosing(iterate_in_thread(produce, self._executor)) as chunks:
+                async for data in chunks:
+                    data = odd_byte + data
+                    whole = len(data) - len(data) % 2
+                    odd_byte = data[whole:]
+                    if whole:
+                        yield data[:whole]
+        except ProviderError:
+            raise
+        except Exception as exc:
+            if client_error_code(exc) == "EngineNotSupportedException":
+                raise ProviderError(
+                    f"Polly voice {voice} does not support the {engine} engine", transient=False
+                ) from exc
+            raise aws_error(f"Polly voice {voice} ({engine})", exc, self._secrets) from exc
+
+    def _synthesize(self, text: str, voice: str, engine: str) -> Any:
+        return self._client.synthesize_speech(
+            Engine=engine,
+            OutputFormat="pcm",
+            SampleRate=str(SAMPLE_RATE),
+            Text=text,
+            TextType="text",
+            VoiceId=voice,
+        )

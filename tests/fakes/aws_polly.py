@@ -1,0 +1,184 @@
+"""A loopback Amazon Polly endpoint (aiohttp on 127.0.0.1) speaking Polly's REST-JSON protocol.
+
+``POST /v1/speech`` with a JSON body (``Engine``, ``OutputFormat``, ``SampleRate``,
+``Text``, ``TextType``, ``VoiceId``) and a SigV4 ``Authorization`` header scoped to
+``.../<region>/polly/aws4_request``. The answer is what Polly sends for ``pcm``:
+``Content-Type: audio/pcm``, ``x-amzn-RequestCharacters``, and raw PCM16 at 16 kHz
+in a chunked body, written piece by piece. The PCM is a real speech clip from
+``shared/audio``: the one whose words are the requested text, else a fixed one.
+
+Errors are Polly's: an HTTP status, ``x-amzn-ErrorType`` and a JSON ``message``
+(``EngineNotSupportedException`` for a voice/engine mismatch, ``ValidationException``
+for a bad parameter, ``ThrottlingException``, ``ServiceFailureException``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aiohttp import web
+
+from tests.fakes.aws_common import (
+    SpeechClip,
+    client_hung_up,
+    clip,
+    sigv4_problem,
+    speech_clips,
+)
+
+Scenario = Literal["ok", "throttle", "error500", "hang", "stall"]
+
+WRITE_BYTES = 4000
+"""Body pieces, deliberately not a multiple of the adapter's read size."""
+
+# The fake's own voice list: a few of Polly's voices with the engines Polly gives
+# them, plus one made-up voice newer than the adapter's table, with standard only.
+VOICE_ENGINES: dict[str, frozenset[str]] = {
+    "Joanna": frozenset({"standard", "neural", "generative", "long-form"}),
+    "Matthew": frozenset({"standard", "neural", "generative"}),
+    "Kevin": frozenset({"neural"}),
+    "Ruth": frozenset({"neural", "generative", "long-form"}),
+    "Celine": frozenset({"standard"}),
+    "Aditi": frozenset({"standard"}),
+    "Hans": frozenset({"standard"}),
+    "Jitka": frozenset({"neural"}),
+    "Zoltan": frozenset({"standard"}),
+}
+FALLBACK_CLIP = "hello_how_are_you.wav"
+
+
+@dataclass
+class PollyCall:
+    headers: dict[str, str]
+    body: dict[str, Any]
+    scenario: Scenario
+    problem: str | None = None
+    served: bytes = b""
+    hung_up: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the client closed the connection before the body was complete."""
+
+
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"[a-z']+", text.lower()))
+
+
+def clip_for(text: str) -> SpeechClip:
+    for candidate in speech_clips():
+        if _words(candidate.text) == _words(text):
+            return candidate
+    return clip(FALLBACK_CLIP)
+
+
+class FakePolly:
+    def __init__(self) -> None:
+        self.scenarios: list[Scenario] = []
+        """What the next calls do, in order; "ok" once empty."""
+        self.calls: list[PollyCall] = []
+        self.gate: asyncio.Event | None = None
+        """When set up, the body stops after its first piece until the test opens the gate."""
+        self.pace_s = 0.0
+        """A pause between body pieces, as a slower link would make."""
+        self._closing = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.endpoint = ""
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/v1/speech", self._speech)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.endpoint = f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        self._closing.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _speech(self, request: web.Request) -> web.StreamResponse:
+        scenario = self.scenarios.pop(0) if self.scenarios else "ok"
+        try:
+            body = json.loads(await request.read())
+        except ValueError:
+            body = {}
+        call = PollyCall(dict(request.headers), body, scenario)
+        self.calls.append(call)
+
+        call.problem = sigv4_problem(request.headers.get("Authorization"), "polly")
+        if call.problem is not None:
+            return _error(403, "UnrecognizedClientException", call.problem)
+        call.problem = _parameter_problem(body)
+        if call.problem is not None:
+            return _error(400, "ValidationException", call.problem)
+        voice, engine = body["VoiceId"], body.get("Engine", "standard")
+        if engine not in VOICE_ENGINES[voice]:
+            return _error(
+                400,
+                "EngineNotSupportedException",
+                "This voice does not support the selected engine: " + engine,
+            )
+        if scenario == "throttle":
+            return _error(429, "ThrottlingException", "Rate exceeded")
+        if scenario == "error500":
+            return _error(500, "ServiceFailureException", "An unknown condition occurred.")
+        if scenario == "hang":
+            await self._closing.wait()
+            return _error(500, "ServiceFailureException", "shutting down")
+
+        pcm = clip_for(body["Text"]).pcm
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "audio/pcm",
+                "x-amzn-RequestCharacters": str(len(body["Text"])),
+                "x-amzn-RequestId": str(uuid.uuid4()),
+            }
+        )
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for start in range(0, len(pcm), WRITE_BYTES):
+            if client_hung_up(request):
+                call.hung_up.set()
+                return response
+            piece = pcm[start : start + WRITE_BYTES]
+            await response.write(piece)
+            call.served += piece
+            if start == 0 and scenario == "stall":
+                await self._closing.wait()
+                return response
+            if start == 0 and self.gate is not None:
+                await self.gate.wait()
+            await asyncio.sleep(self.pace_s)
+        await response.write_eof()
+        return response
+
+
+def _parameter_problem(body: dict[str, Any]) -> str | None:
+    if body.get("OutputFormat") != "pcm":
+        return f"OutputFormat {body.get('OutputFormat')!r}: the adapter must ask for pcm"
+    if body.get("SampleRate") != "16000":
+        return f"SampleRate {body.get('SampleRate')!r}: expected '16000'"
+    if body.get("TextType", "text") != "text":
+        return f"TextType {body.get('TextType')!r}"
+    if not body.get("Text"):
+        return "Text is empty"
+    if body.get("VoiceId") not in VOICE_ENGINES:
+        return f"Value {body.get('VoiceId')!r} at 'voiceId' failed to satisfy constraint"
+    if body.get("Engine", "standard") not in {"standard", "neural", "generative", "long-form"}:
+        return f"Value {body.get('Engine')!r} at 'engine' failed to satisfy constraint"
+    return None
+
+
+def _error(status: int, kind: str, message: str) -> web.Response:
+    return web.Response(
+        status=status,
+        text=json.dumps({"message": message}),
+        content_type="application/json",
+        headers={"x-amzn-ErrorType": kind, "x-amzn-RequestId": str(uuid.uuid4())},
+    )

@@ -1,0 +1,243 @@
+"""BedrockLanguageModel against a loopback Bedrock Runtime answering in event-stream frames."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from collections.abc import AsyncGenerator, AsyncIterator
+from pathlib import Path
+
+import pytest
+from botocore.eventstream import EventStreamBuffer
+
+from handlers.providers.base import ChatMessage, LlmRequest, ProviderError, ProviderUnavailable
+from handlers.providers.llm.aws import BedrockLanguageModel, converse_messages
+from tests.fakes import aws_eventstream
+from tests.fakes.aws_bedrock import FakeBedrockRuntime, reply_for
+from tests.fakes.aws_common import (
+    ACCESS_KEY_ID,
+    REGION,
+    SECRET_ACCESS_KEY,
+    aws_env,
+    isolate_from_local_aws,
+)
+
+QUESTION = "what is the weather like today"
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeBedrockRuntime]:
+    server = FakeBedrockRuntime()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def provider(fake: FakeBedrockRuntime, **env: str) -> BedrockLanguageModel:
+    return BedrockLanguageModel.from_env(
+        aws_env(AWS_ENDPOINT_URL_BEDROCK_RUNTIME=fake.endpoint, **env)
+    )
+
+
+def request(model: str = "anthropic.claude-v2", **overrides: object) -> LlmRequest:
+    fields: dict[str, object] = {
+        "model": model,
+        "instructions": "You are a friendly digital human. Answer briefly.",
+        "messages": (
+            ChatMessage("user", "hello how are you"),
+            ChatMessage("assistant", "I am well, thank you."),
+            ChatMessage("user", QUESTION),
+        ),
+        "temperature": 0.4,
+        "max_output_tokens": 200,
+    }
+    fields.update(overrides)
+    return LlmRequest(**fields)  # type: ignore[arg-type]
+
+
+async def collect(stream: AsyncIterator[str]) -> list[str]:
+    return [delta async for delta in stream]
+
+
+def test_frame_encoder_agrees_with_botocores_decoder() -> None:
+    stamp = datetime.datetime(2025, 1, 2, 3, 4, 5, 678000, tzinfo=datetime.UTC)
+    headers: dict[str, aws_eventstream.HeaderValue] = {
+        ":event-type": "contentBlockDelta",
+        ":content-type": "application/json",
+        ":message-type": "event",
+        "flag": True,
+        "count": 7,
+        "blob": b"\x00\x01",
+        ":date": stamp,
+    }
+    frame = aws_eventstream.encode_message(headers, b'{"delta":{"text":"hi"}}')
+    buffer = EventStreamBuffer()
+    buffer.add_data(frame)  # botocore checks both CRCs and the lengths
+
+    [message] = list(buffer)
+    assert message.payload == b'{"delta":{"text":"hi"}}'
+    assert message.headers[":event-type"] == "contentBlockDelta"
+    assert message.headers["flag"] is True and message.headers["count"] == 7
+    assert message.headers["blob"] == b"\x00\x01"
+    assert message.headers[":date"] == 1735787045678  # botocore keeps timestamps as epoch ms
+    [decoded] = aws_eventstream.Decoder().feed(frame)
+    assert decoded.headers == headers
+
+
+async def test_streams_converse_deltas(fake: FakeBedrockRuntime) -> None:
+    deltas = await collect(provider(fake).respond(request()))
+
+    [call] = fake.calls
+    assert call.problem is None  # SigV4 scope (key, region, bedrock), a valid Converse body
+    assert call.model_id == "anthropic.claude-v2"
+    assert f"Credential={ACCESS_KEY_ID}/" in call.headers["Authorization"]
+    assert f"/{REGION}/bedrock/aws4_request" in call.headers["Authorization"]
+    assert call.body == {
+        "messages": [
+            {"role": "user", "content": [{"text": "hello how are you"}]},
+            {"role": "assistant", "content": [{"text": "I am well, thank you."}]},
+            {"role": "user", "content": [{"text": QUESTION}]},
+        ],
+        "system": [{"text": "You are a friendly digital human. Answer briefly."}],
+        "inferenceConfig": {"temperature": 0.4, "maxTokens": 200},
+    }
+    assert len(deltas) > 5
+    assert "".join(deltas) == call.answered == reply_for("anthropic.claude-v2", call.body)
+
+
+async def test_default_model_and_optional_fields(fake: FakeBedrockRuntime) -> None:
+    deltas = await collect(
+        provider(fake).respond(
+            request(model="", instructions=" ", temperature=None, max_output_tokens=None)
+        )
+    )
+
+    [call] = fake.calls
+    assert call.model_id == "anthropic.claude-instant-v1"
+    assert "system" not in call.body and "inferenceConfig" not in call.body
+    assert "".join(deltas).startswith("anthropic.claude-instant-v1 heard: " + QUESTION)
+
+
+async def test_model_id_with_a_colon(fake: FakeBedrockRuntime) -> None:
+    model = "anthropic.claude-3-5-haiku-20241022-v1:0"
+    deltas = await collect(provider(fake).respond(request(model)))
+
+    assert fake.calls[0].model_id == model
+    assert "".join(deltas).startswith(model)
+
+
+async def test_yields_deltas_before_the_reply_is_complete(fake: FakeBedrockRuntime) -> None:
+    fake.gate = asyncio.Event()
+    stream = provider(fake).respond(request())
+
+    first = await asyncio.wait_for(anext(stream), 2)  # the fake holds the rest back meanwhile
+    fake.gate.set()
+    rest = await collect(stream)
+
+    assert first + "".join(rest) == fake.calls[0].answered
+
+
+async def test_stopping_early_closes_the_bedrock_stream(fake: FakeBedrockRuntime) -> None:
+    fake.gate = asyncio.Event()
+    fake.pace_s = 0.02
+    stream = provider(fake).respond(request())
+    assert isinstance(stream, AsyncGenerator)
+
+    await asyncio.wait_for(anext(stream), 2)
+    await stream.aclose()  # the session moved on (barge-in)
+    fake.gate.set()
+
+    # The worker thread stops at its next event and closes the connection, which the
+    # fake, still streaming, notices: the rest of the reply is never read.
+    await asyncio.wait_for(fake.calls[0].hung_up.wait(), 2)
+    call = fake.calls[0]
+    assert call.answered != reply_for(call.model_id, call.body)
+
+
+async def test_throttling_is_retried(fake: FakeBedrockRuntime) -> None:
+    fake.scenarios = ["throttle"]
+
+    deltas = await collect(provider(fake).respond(request()))
+
+    assert [c.scenario for c in fake.calls] == ["throttle", "ok"]
+    assert "".join(deltas) == fake.calls[1].answered
+
+
+async def test_server_error_raises_after_the_retries(fake: FakeBedrockRuntime) -> None:
+    fake.scenarios = ["error500"] * 3
+
+    with pytest.raises(ProviderError) as caught:
+        await collect(provider(fake, METAHUMAN_PROVIDER_MAX_RETRIES="1").respond(request()))
+
+    assert caught.value.transient
+    assert "InternalServerException" in str(caught.value)
+    assert len(fake.calls) == 2
+    assert SECRET_ACCESS_KEY not in str(caught.value)
+
+
+async def test_unanswered_request_times_out(fake: FakeBedrockRuntime) -> None:
+    fake.scenarios = ["hang"]
+    llm = provider(fake, METAHUMAN_PROVIDER_TIMEOUT_S="0.3", METAHUMAN_PROVIDER_MAX_RETRIES="0")
+
+    with pytest.raises(ProviderError) as caught:
+        await collect(llm.respond(request()))
+
+    assert caught.value.transient
+    assert "ReadTimeout" in str(caught.value)
+
+
+async def test_exception_inside_the_stream(fake: FakeBedrockRuntime) -> None:
+    fake.scenarios = ["stream_exception"]
+    received: list[str] = []
+
+    with pytest.raises(ProviderError) as caught:
+        async for delta in provider(fake).respond(request()):
+            received.append(delta)
+
+    assert "".join(received) == fake.calls[0].answered
+    assert caught.value.transient
+    assert "modelStreamErrorException" in str(caught.value)
+
+
+async def test_unknown_model_is_not_transient(fake: FakeBedrockRuntime) -> None:
+    with pytest.raises(ProviderError) as caught:
+        await collect(provider(fake).respond(request("anthropic.claude-9")))
+
+    assert not caught.value.transient
+    assert "anthropic.claude-9" in str(caught.value)
+    assert "ValidationException" in str(caught.value)
+
+
+def test_conversation_is_shaped_for_converse() -> None:
+    shaped = converse_messages(
+        (
+            ChatMessage("assistant", "Hi, I am Ada."),
+            ChatMessage("user", "hello"),
+            ChatMessage("user", "are you there"),
+            ChatMessage("assistant", " "),
+            ChatMessage("assistant", "Yes."),
+            ChatMessage("user", "good"),
+        )
+    )
+    assert shaped == [
+        {"role": "user", "content": [{"text": "hello\n\nare you there"}]},
+        {"role": "assistant", "content": [{"text": "Yes."}]},
+        {"role": "user", "content": [{"text": "good"}]},
+    ]
+    with pytest.raises(ProviderError):
+        converse_messages((ChatMessage("assistant", "Hi"),))
+
+
+def test_missing_region_is_unavailable() -> None:
+    env = aws_env()
+    del env["AWS_REGION"]
+    with pytest.raises(ProviderUnavailable, match="AWS_REGION"):
+        BedrockLanguageModel.from_env(env)
+
+
+def test_missing_credentials_are_unavailable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    isolate_from_local_aws(monkeypatch, tmp_path)
+    with pytest.raises(ProviderUnavailable, match="credentials"):
+        BedrockLanguageModel.from_env({"AWS_REGION": REGION})
