@@ -46,16 +46,57 @@ def json_schemas(contract: Contract) -> dict[str, str]:
 # -- base.py -------------------------------------------------------------------------------------
 
 BASE = module(
-    "The base class of every generated model.",
+    "The base class of every generated model, and the validation context of client payloads.",
     '''
-from pydantic import BaseModel, ConfigDict
+import base64
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Final
+
+from pydantic import (
+    BaseModel,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_serializer,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+# Validate what a client sent with `context=WIRE`: JSON null is then not "absent" but an error,
+# as in the JSON Schema (no field of the contract is nullable). Python code may still pass None
+# for an optional field.
+WIRE: Final[Mapping[str, Any]] = MappingProxyType({"wire": True})
+
+
+def bytes_as_base64(value: Any, handler: SerializerFunctionWrapHandler) -> Any:
+    """In JSON, bytes are standard base64 (pydantic's own "base64" is the URL-safe alphabet)."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    return handler(value)
 
 
 class ContractModel(BaseModel):
     """Audio bytes (`format: binary`) are bytes in Python and go out as Socket.IO binary
-    attachments; in a JSON dump (logs, tests) they are base64, as in the contract's AudioBase64."""
+    attachments; a JSON dump (model_dump_json, mode="json") writes them as base64 text, as
+    AudioBase64 (for logs and tests: validating JSON text back into bytes is not supported)."""
 
-    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+    @field_serializer("*", mode="wrap", when_used="json")
+    def _bytes_as_base64(self, value: Any, handler: SerializerFunctionWrapHandler) -> Any:
+        return bytes_as_base64(value, handler)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_null_on_the_wire(cls, data: Any, info: ValidationInfo) -> Any:
+        context = info.context
+        if isinstance(data, dict) and isinstance(context, Mapping) and context.get("wire"):
+            nulls = sorted(str(key) for key, value in data.items() if value is None)
+            if nulls:
+                raise PydanticCustomError(
+                    "null_not_allowed",
+                    "null is not allowed ({fields}): leave the field out",
+                    {"fields": ", ".join(nulls)},
+                )
+        return data
 ''',
 )
 
@@ -87,9 +128,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
-from .models import {", ".join(payload_names)}
+from pydantic import BaseModel, TypeAdapter, WrapSerializer
+
+from .base import WIRE, bytes_as_base64
+from .models import {", ".join([*payload_names, contract.handshake_schema])}
 
 
 class Event(enum.StrEnum):
@@ -134,6 +178,27 @@ SERVER_EVENTS: Final = frozenset(
     e for e, op in OPERATIONS.items() if op.direction is Direction.SERVER_TO_CLIENT
 )
 HANDSHAKE_SCHEMA: Final = "{HANDSHAKE_FILE}"
+
+
+@functools.cache
+def payload_adapter(name: str) -> TypeAdapter[Any]:
+    """A TypeAdapter for an event's payload type, or for the handshake (HANDSHAKE_SCHEMA)."""
+    kind: Any = (
+        {contract.handshake_schema} if name == HANDSHAKE_SCHEMA else OPERATIONS[Event(name)].payload
+    )
+    if kind is None:
+        raise KeyError(f"{{name}} has no payload")
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        return TypeAdapter(kind)
+    # A type alias (InputBufferAppend): bytes as base64 in JSON, like the models.
+    wrapped: Any = Annotated[kind, WrapSerializer(bytes_as_base64, when_used="json")]
+    return TypeAdapter(wrapped)
+
+
+def validate_payload(name: str, data: Any) -> Any:
+    """Validate what a client sent (a Python payload: bytes for binary attachments) as the
+    dispatcher does: with the WIRE context. Raises pydantic.ValidationError."""
+    return payload_adapter(name).validate_python(data, context=WIRE)
 
 
 @functools.cache
@@ -400,7 +465,7 @@ def _receiver(op: OperationSpec) -> str:
             await self._invalid(sid, Event.{e}, f"{op.event} takes one payload, got {{len(args)}}")
             return
         try:
-            payload = _{e}.validate_python(args[0])
+            payload = _{e}.validate_python(args[0], context=WIRE)
         except ValidationError as exc:
             await self._invalid(sid, Event.{e}, describe(exc, args[0]))
             return
@@ -430,7 +495,7 @@ from typing import Any, Final
 import socketio
 from pydantic import TypeAdapter, ValidationError
 
-from .base import ContractModel
+from .base import WIRE, ContractModel
 from .events import OPERATIONS, Event
 from .models import {imports}
 
@@ -542,8 +607,9 @@ def describe(exc: ValidationError, data: Any) -> str:
     """A short message for a validation error: field paths and reasons, never the input.
 
     Union members (the provider variants of stt/llm/tts, the three audio shapes) are left out
-    of the paths, and only the member(s) that came closest are reported."""
-    found: list[tuple[tuple[str, ...], tuple[tuple[int, str], ...], str]] = []
+    of the paths, and only the member(s) that came closest are reported: the fewest errors,
+    a wrong constant (`provider`) counting double."""
+    found: list[tuple[tuple[str, ...], tuple[tuple[int, str], ...], str, int]] = []
     for error in exc.errors(include_url=False, include_input=False, include_context=False):
         path: list[str] = []
         tags: list[tuple[int, str]] = []
@@ -559,18 +625,21 @@ def describe(exc: ValidationError, data: Any) -> str:
                 node = node[part]
             else:
                 tags.append((len(path), str(part)))  # a union member, not a field
-        found.append((tuple(path), tuple(tags), str(error["msg"])[:_MAX_MESSAGE]))
-    # At each union, keep the members with the fewest errors.
+        message = str(error["msg"])
+        if len(message) > _MAX_MESSAGE:
+            message = message[: _MAX_MESSAGE - 3] + "..."
+        weight = 2 if error["type"] == "literal_error" else 1
+        found.append((tuple(path), tuple(tags), message, weight))
     depth = 0
-    while any(len(member) > depth for _, member, _ in found):
-        counts: dict[tuple[tuple[int, str], ...], int] = {{}}
-        for _, member, _ in found:
+    while any(len(member) > depth for _, member, _, _ in found):
+        scores: dict[tuple[tuple[int, str], ...], int] = {{}}
+        for _, member, _, weight in found:
             if len(member) > depth:
-                counts[member[: depth + 1]] = counts.get(member[: depth + 1], 0) + 1
-        best = min(counts.values())
-        found = [f for f in found if len(f[1]) <= depth or counts[f[1][: depth + 1]] == best]
+                scores[member[: depth + 1]] = scores.get(member[: depth + 1], 0) + weight
+        best = min(scores.values())
+        found = [f for f in found if len(f[1]) <= depth or scores[f[1][: depth + 1]] == best]
         depth += 1
-    parts = list(dict.fromkeys(f"{{'.'.join(p) or '(payload)'}}: {{m}}" for p, _, m in found))
+    parts = list(dict.fromkeys(f"{{'.'.join(p) or '(payload)'}}: {{m}}" for p, _, m, _ in found))
     more = f" (and {{len(parts) - _MAX_ERRORS}} more)" if len(parts) > _MAX_ERRORS else ""
     return "; ".join(parts[:_MAX_ERRORS]) + more
 
@@ -602,7 +671,7 @@ class Dispatcher:
 
     async def _connect(self, sid: str, environ: Any, auth: Any = None) -> None:
         try:
-            handshake = _HANDSHAKE.validate_python(auth)
+            handshake = _HANDSHAKE.validate_python(auth, context=WIRE)
         except ValidationError as exc:
             raise socketio.exceptions.ConnectionRefusedError(
                 "invalid handshake: " + describe(exc, auth),

@@ -20,7 +20,7 @@ from typing import Any, Final
 import socketio
 from pydantic import TypeAdapter, ValidationError
 
-from .base import ContractModel
+from .base import WIRE, ContractModel
 from .events import OPERATIONS, Event
 from .models import (
     ClientRole,
@@ -197,8 +197,9 @@ def describe(exc: ValidationError, data: Any) -> str:
     """A short message for a validation error: field paths and reasons, never the input.
 
     Union members (the provider variants of stt/llm/tts, the three audio shapes) are left out
-    of the paths, and only the member(s) that came closest are reported."""
-    found: list[tuple[tuple[str, ...], tuple[tuple[int, str], ...], str]] = []
+    of the paths, and only the member(s) that came closest are reported: the fewest errors,
+    a wrong constant (`provider`) counting double."""
+    found: list[tuple[tuple[str, ...], tuple[tuple[int, str], ...], str, int]] = []
     for error in exc.errors(include_url=False, include_input=False, include_context=False):
         path: list[str] = []
         tags: list[tuple[int, str]] = []
@@ -214,18 +215,21 @@ def describe(exc: ValidationError, data: Any) -> str:
                 node = node[part]
             else:
                 tags.append((len(path), str(part)))  # a union member, not a field
-        found.append((tuple(path), tuple(tags), str(error["msg"])[:_MAX_MESSAGE]))
-    # At each union, keep the members with the fewest errors.
+        message = str(error["msg"])
+        if len(message) > _MAX_MESSAGE:
+            message = message[: _MAX_MESSAGE - 3] + "..."
+        weight = 2 if error["type"] == "literal_error" else 1
+        found.append((tuple(path), tuple(tags), message, weight))
     depth = 0
-    while any(len(member) > depth for _, member, _ in found):
-        counts: dict[tuple[tuple[int, str], ...], int] = {}
-        for _, member, _ in found:
+    while any(len(member) > depth for _, member, _, _ in found):
+        scores: dict[tuple[tuple[int, str], ...], int] = {}
+        for _, member, _, weight in found:
             if len(member) > depth:
-                counts[member[: depth + 1]] = counts.get(member[: depth + 1], 0) + 1
-        best = min(counts.values())
-        found = [f for f in found if len(f[1]) <= depth or counts[f[1][: depth + 1]] == best]
+                scores[member[: depth + 1]] = scores.get(member[: depth + 1], 0) + weight
+        best = min(scores.values())
+        found = [f for f in found if len(f[1]) <= depth or scores[f[1][: depth + 1]] == best]
         depth += 1
-    parts = list(dict.fromkeys(f"{'.'.join(p) or '(payload)'}: {m}" for p, _, m in found))
+    parts = list(dict.fromkeys(f"{'.'.join(p) or '(payload)'}: {m}" for p, _, m, _ in found))
     more = f" (and {len(parts) - _MAX_ERRORS} more)" if len(parts) > _MAX_ERRORS else ""
     return "; ".join(parts[:_MAX_ERRORS]) + more
 
@@ -259,7 +263,7 @@ class Dispatcher:
 
     async def _connect(self, sid: str, environ: Any, auth: Any = None) -> None:
         try:
-            handshake = _HANDSHAKE.validate_python(auth)
+            handshake = _HANDSHAKE.validate_python(auth, context=WIRE)
         except ValidationError as exc:
             raise socketio.exceptions.ConnectionRefusedError(
                 "invalid handshake: " + describe(exc, auth),
@@ -358,7 +362,7 @@ class Dispatcher:
             )
             return
         try:
-            payload = _SESSION_UPDATE.validate_python(args[0])
+            payload = _SESSION_UPDATE.validate_python(args[0], context=WIRE)
         except ValidationError as exc:
             await self._invalid(sid, Event.SESSION_UPDATE, describe(exc, args[0]))
             return
@@ -378,7 +382,7 @@ class Dispatcher:
             )
             return
         try:
-            payload = _INPUT_BUFFER_APPEND.validate_python(args[0])
+            payload = _INPUT_BUFFER_APPEND.validate_python(args[0], context=WIRE)
         except ValidationError as exc:
             await self._invalid(sid, Event.INPUT_BUFFER_APPEND, describe(exc, args[0]))
             return

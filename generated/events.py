@@ -9,11 +9,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
+from pydantic import BaseModel, TypeAdapter, WrapSerializer
+
+from .base import WIRE, bytes_as_base64
 from .models import (
     ConnectError,
     CustomError,
+    Handshake,
     InputBufferAppend,
     InputBufferInitialized,
     RequestTranscribeDone,
@@ -156,6 +160,25 @@ SERVER_EVENTS: Final = frozenset(
     e for e, op in OPERATIONS.items() if op.direction is Direction.SERVER_TO_CLIENT
 )
 HANDSHAKE_SCHEMA: Final = "handshake"
+
+
+@functools.cache
+def payload_adapter(name: str) -> TypeAdapter[Any]:
+    """A TypeAdapter for an event's payload type, or for the handshake (HANDSHAKE_SCHEMA)."""
+    kind: Any = Handshake if name == HANDSHAKE_SCHEMA else OPERATIONS[Event(name)].payload
+    if kind is None:
+        raise KeyError(f"{name} has no payload")
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        return TypeAdapter(kind)
+    # A type alias (InputBufferAppend): bytes as base64 in JSON, like the models.
+    wrapped: Any = Annotated[kind, WrapSerializer(bytes_as_base64, when_used="json")]
+    return TypeAdapter(wrapped)
+
+
+def validate_payload(name: str, data: Any) -> Any:
+    """Validate what a client sent (a Python payload: bytes for binary attachments) as the
+    dispatcher does: with the WIRE context. Raises pydantic.ValidationError."""
+    return payload_adapter(name).validate_python(data, context=WIRE)
 
 
 @functools.cache

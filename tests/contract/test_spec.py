@@ -1,0 +1,152 @@
+"""asyncapi.yaml itself: parsers, structure, and what the original (seed) contract promised."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from codegen import loader
+from generated.events import validate_payload
+from tests.contract.validation import is_valid
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = ROOT / "asyncapi.yaml"
+SEED = ROOT.parent / "shared" / "seed" / "metahuman-ai-chat-asyncapi.txt"
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    return data
+
+
+# -- the seed: the original contract, as rendered by the AsyncAPI HTML template -------------------
+
+
+@dataclass
+class SeedEnum:
+    title: str
+    values: list[str] = field(default_factory=list)
+    value_titles: dict[str, str] = field(default_factory=dict)
+    default: str | None = None
+
+
+@dataclass
+class Seed:
+    operations: dict[str, tuple[str, str]]  # operation id -> (SEND/RECEIVE, event)
+    enums: dict[str, SeedEnum]  # every `string` schema with a title, values or not
+
+
+def parse_seed(text: str) -> Seed:
+    lines = text.splitlines()
+    operations: dict[str, tuple[str, str]] = {}
+    enums: dict[str, SeedEnum] = {}
+    current_op: tuple[str, str] | None = None
+    current: SeedEnum | None = None
+    for i, line in enumerate(lines):
+        if m := re.fullmatch(r"  • (SEND|RECEIVE) (\S+)", line):
+            current_op, current = (m[1], m[2]), None
+        elif (m := re.fullmatch(r"\s+Operation ID(\S+)", line)) and current_op:
+            operations[m[1]] = current_op
+        elif m := re.fullmatch(r"  • (\S+)", line):
+            following = next((x for x in lines[i + 1 :] if x.strip()), "")
+            current = SeedEnum(m[1]) if following.strip() == "string" else None
+            if current:
+                enums[current.title] = current
+        elif current and (m := re.fullmatch(r'\s+Default value:"(.*)"', line)):
+            current.default = m[1]
+        elif current and (m := re.fullmatch(r"    • (.+)", line)):
+            value = json.loads(m[1])
+            if isinstance(value, dict):
+                current.values.append(value["name"])
+                current.value_titles[value["name"]] = value["title"]
+            else:
+                current.values.append(value)
+    return Seed(operations, enums)
+
+
+@pytest.fixture(scope="module")
+def seed() -> Seed:
+    if not SEED.is_file():
+        pytest.skip(f"the seed contract is not at {SEED}")
+    return parse_seed(SEED.read_text(encoding="utf-8"))
+
+
+def test_the_seed_parser_reads_the_seed(seed: Seed) -> None:
+    assert len(seed.operations) == 8
+    assert len([e for e in seed.enums.values() if e.values]) == 17
+    assert seed.enums["ttsAwsVoice"].values[:3] == ["Aditi", "Adriano", "Amy"]
+    assert seed.enums["LLM_Provider"].value_titles["aigames"] == "AI_Games"
+    assert seed.enums["llmAwsModel"].default == "anthropic.claude-instant-v1"
+    assert "sttAwsModel" in seed.enums  # a titled string schema without values
+
+
+def test_operation_ids_and_events_are_the_seeds(document: dict[str, Any], seed: Seed) -> None:
+    for op_id, (verb, event) in seed.operations.items():
+        op = document["operations"][op_id]
+        # The seed was written from the client's side (SEND = the client sends); this
+        # document describes the server (receive = the server receives).
+        assert op["action"] == {"SEND": "receive", "RECEIVE": "send"}[verb], op_id
+        assert loader.resolve(document, op["channel"]["$ref"])["address"] == event
+
+
+def test_every_seed_enum_value_and_title_is_in_the_spec(
+    document: dict[str, Any], seed: Seed
+) -> None:
+    by_title = {s["title"]: s for s in document["components"]["schemas"].values() if "title" in s}
+    for title, enum in seed.enums.items():
+        assert title in by_title, f"no schema titled {title}"
+        schema = by_title[title]
+        assert set(enum.values) <= set(schema.get("enum", [])), title
+        names = schema.get("x-enum-varnames", [])
+        for value, value_title in enum.value_titles.items():
+            assert names[schema["enum"].index(value)] == value_title, (title, value)
+        if enum.default is not None:
+            assert schema["default"] == enum.default, title
+
+
+# -- structure -------------------------------------------------------------------------------------
+
+
+def test_asyncapi_python_parses_the_spec() -> None:
+    operations = loader.parse_with_asyncapi_python(SPEC)
+    assert len(operations) == 10
+    assert operations["session.update.subscribe"] == (
+        "receive",
+        "session.update",
+        ("session.update",),
+    )
+    # The code generator's own reading agrees with asyncapi-python's (load() checks it).
+    contract = loader.load(SPEC)
+    assert [op.operation_id for op in contract.operations] == list(operations)
+
+
+def test_every_channel_and_operation_has_exactly_one_message(document: dict[str, Any]) -> None:
+    for channel_id, channel in document["channels"].items():
+        assert len(channel["messages"]) == 1, channel_id
+    for op_id, op in document["operations"].items():
+        assert len(op["messages"]) == 1, op_id
+        channel = loader.resolve(document, op["channel"]["$ref"])
+        (only,) = channel["messages"].values()
+        assert loader.deref(document, op["messages"][0]) is loader.deref(document, only), op_id
+
+
+def test_directions_and_audiences(document: dict[str, Any]) -> None:
+    for op_id, op in document["operations"].items():
+        expected = {"receive": "client-to-server", "send": "server-to-client"}[op["action"]]
+        assert op["x-direction"] == expected, op_id
+        assert op["x-audience"] in {"sender", "receivers", "client"}, op_id
+
+
+@pytest.mark.parametrize("spelling", ["gpt_4o_mini_transcribe", "gpt-4o-mini-transcribe"])
+def test_both_spellings_of_gpt_4o_mini_transcribe_are_accepted(spelling: str) -> None:
+    payload = {"stt": {"provider": "openai", "model": spelling}}
+    assert is_valid("session.update", payload)
+    update = validate_payload("session.update", payload)
+    assert update.stt.model == spelling
