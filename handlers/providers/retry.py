@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 from handlers.providers.base import CallPolicy, ProviderError
@@ -40,8 +40,8 @@ async def call_with_retries(call: Callable[[], Awaitable[T]], policy: CallPolicy
 
 async def stream_with_retries(
     open_stream: Callable[[], AsyncIterator[T]], policy: CallPolicy
-) -> AsyncIterator[T]:
-    """Yield from ``open_stream()``, retrying transient failures that happen before the first item."""
+) -> AsyncGenerator[T, None]:
+    """Yield from ``open_stream()``; retry transient failures that come before the first item."""
     attempt = 0
     while True:
         started = False

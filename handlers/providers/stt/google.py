@@ -26,13 +26,13 @@ from handlers.providers.base import (
     SttRequest,
     Transcript,
 )
-from handlers.providers.retry import backoff_delay
-from handlers.providers.tts.google import (
+from handlers.providers.google_common import (
     GOOGLE_CALL_ERRORS,
     GoogleConnection,
     LoopBoundClient,
     google_provider_error,
 )
+from handlers.providers.retry import backoff_delay
 
 RECOGNITION_RATE = 16000
 MODELS: dict[str, str] = {

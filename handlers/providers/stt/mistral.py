@@ -26,7 +26,7 @@ from mistralai.client.types import UNSET
 
 from handlers.audio import pcm16_seconds, wav_bytes
 from handlers.providers.base import CallPolicy, ProviderError, SttRequest, Transcript, require_env
-from handlers.providers.llm.openai import redact
+from handlers.providers.openai_common import redact
 from handlers.providers.retry import call_with_retries
 from handlers.providers.stt.openai import collect_pcm, iso_639_1
 

@@ -18,7 +18,7 @@ from openai import AsyncOpenAI, omit
 
 from handlers.audio import pcm16_seconds, wav_bytes
 from handlers.providers.base import SttRequest, Transcript
-from handlers.providers.llm.openai import TRANSPORT_ERRORS, build_openai_client, openai_error
+from handlers.providers.openai_common import TRANSPORT_ERRORS, build_openai_client, openai_error
 
 # The contract's spellings that differ from the API's model names.
 _MODEL_NAMES = {"gpt_4o_mini_transcribe": "gpt-4o-mini-transcribe"}

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
-from typing import Self, cast
+from typing import Self
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
@@ -121,11 +121,7 @@ class AzureTextToSpeech:
             speed=request.speed,
         ).encode()
         # aclosing: a listener who stops early (barge-in) ends the HTTP response now, not at GC.
-        # (stream_with_retries is an async generator, though annotated as an AsyncIterator.)
-        pcms = cast(
-            AsyncGenerator[bytes, None],
-            stream_with_retries(lambda: self._post(ssml), self._policy),
-        )
+        pcms = stream_with_retries(lambda: self._post(ssml), self._policy)
         async with aclosing(pcms):
             async for pcm in pcms:
                 yield PcmChunk(pcm, NATIVE_RATE)

@@ -18,7 +18,7 @@ from typing import Self
 from openai import AsyncOpenAI
 
 from handlers.providers.base import PcmChunk, TtsRequest
-from handlers.providers.llm.openai import TRANSPORT_ERRORS, build_openai_client, openai_error
+from handlers.providers.openai_common import TRANSPORT_ERRORS, build_openai_client, openai_error
 
 OPENAI_PCM_RATE = 24_000
 _MIN_SPEED, _MAX_SPEED = 0.25, 4.0
