@@ -68,7 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "generated")
     args = parser.parse_args(argv)
 
-    files = build(args.spec)
+    try:
+        files = build(args.spec)
+    except loader.ContractError as exc:
+        print(f"codegen: {args.spec}: {exc}", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory(prefix="codegen-") as tmp:
         fresh = Path(tmp) / "generated"
         write(files, fresh)

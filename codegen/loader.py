@@ -120,8 +120,12 @@ def parse_with_asyncapi_python(path: Path) -> dict[str, tuple[str, str | None, t
     # 'messages' but they will be ignored": the parser takes a channel's messages and ignores
     # the operation's list, harmless with one message per channel (checked below), and
     # (2) "channel 'connect_error' has address identical to its ID". Errors still raise.
-    with contextlib.redirect_stdout(io.StringIO()):
-        operations = parser.extract_all_operations(path, validate=True, fail_on_error=True)
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            operations = parser.extract_all_operations(path, validate=True, fail_on_error=True)
+    except Exception as exc:
+        raise ContractError(f"asyncapi-python rejects {path}: {exc}\n{printed.getvalue()}") from exc
     return {
         op_id: (op.action, op.channel.address, tuple(str(m.name) for m in op.messages))
         for op_id, op in operations.items()
