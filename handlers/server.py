@@ -248,13 +248,16 @@ def create_app(
 
     async def stop(_: web.Application) -> None:
         await server.shutdown()
+        # Stops Engine.IO's service task; python-socketio requires it before the web server stops.
+        await sio.shutdown()
 
-    async def close_manager(_: web.Application) -> None:
+    async def close_connections(_: web.Application) -> None:
+        await registry.aclose()
         if manager is not None:
             await manager.close()
 
     app.on_shutdown.append(stop)
-    app.on_cleanup.append(close_manager)
+    app.on_cleanup.append(close_connections)
     return app, server
 
 

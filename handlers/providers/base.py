@@ -10,6 +10,9 @@ and then serves every session concurrently, so it keeps no per-session state.
   iterator ends (the client committed).
 * LLM: ``respond(request)`` is an async generator of text deltas.
 * TTS: ``synthesize(text, request)`` is an async generator of PCM16 chunks.
+
+A provider that holds connections also defines ``async def aclose()``; the server calls it at
+shutdown.
 """
 
 from __future__ import annotations

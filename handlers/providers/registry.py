@@ -104,6 +104,14 @@ class ProviderRegistry:
     def tts(self, name: str) -> TextToSpeech:
         return cast(TextToSpeech, self._get("tts", name))
 
+    async def aclose(self) -> None:
+        """Close every provider built so far that holds connections (those with ``aclose``)."""
+        instances, self._instances = list(self._instances.values()), {}
+        for instance in instances:
+            close = getattr(instance, "aclose", None)
+            if close is not None:
+                await close()
+
     def check(self, stage: Stage, name: str) -> str | None:
         """Why ``name`` cannot serve ``stage`` here, or None when it can."""
         try:
