@@ -60,8 +60,13 @@ def heard_words(entry: dict[str, str]) -> set[str]:
 
 @pytest.fixture(scope="module")
 def stt() -> LocalSpeechToText:
-    # One provider for the module: a decoder takes a third of a second to load.
+    # Providers are shared by the module's tests: a decoder takes a third of a second to load.
     return LocalSpeechToText.from_env({})
+
+
+@pytest.fixture(scope="module")
+def one_decoder() -> LocalSpeechToText:
+    return LocalSpeechToText.from_env({"METAHUMAN_LOCAL_STT_DECODERS": "1"})
 
 
 def test_from_env_needs_no_credentials_and_loads_the_model_at_start_up() -> None:
@@ -97,7 +102,7 @@ async def test_the_weather_question_is_heard_word_for_word(stt: LocalSpeechToTex
     assert transcript.text == "what is the weather like today"
 
 
-@pytest.mark.parametrize("rate", [24_000, 48_000, 22_050])
+@pytest.mark.parametrize("rate", [24_000, 44_100])
 async def test_other_sample_rates_are_resampled_and_still_recognised(
     stt: LocalSpeechToText, rate: int
 ) -> None:
@@ -136,10 +141,12 @@ async def test_the_transcript_does_not_depend_on_how_the_audio_was_chunked(
     assert ragged == in_20_ms
 
 
-async def test_the_transcript_does_not_depend_on_what_the_decoder_heard_before() -> None:
+async def test_the_transcript_does_not_depend_on_what_the_decoder_heard_before(
+    one_decoder: LocalSpeechToText,
+) -> None:
     # pocketsphinx carries its normalisation from one utterance to the next unless reset:
     # without the reset this clip comes out differently after the other two.
-    provider = LocalSpeechToText.from_env({"METAHUMAN_LOCAL_STT_DECODERS": "1"})
+    provider = one_decoder
     joke = clip(JOKE)
 
     first = await provider.transcribe(chunks(joke), stt_request())
@@ -151,10 +158,11 @@ async def test_the_transcript_does_not_depend_on_what_the_decoder_heard_before()
     assert provider.decoders_built == 1
 
 
-async def test_more_concurrent_transcriptions_than_decoders_all_complete_and_reuse_the_pool() -> (
-    None
-):
-    provider = LocalSpeechToText.from_env({"METAHUMAN_LOCAL_STT_DECODERS": "2"})
+async def test_more_concurrent_transcriptions_than_decoders_all_complete_and_reuse_the_pool(
+    stt: LocalSpeechToText,
+) -> None:
+    provider = stt
+    assert provider.max_decoders == 2
     entries = [*MANIFEST[:4], MANIFEST[0]]  # five at once, two decoders
 
     transcripts = await asyncio.gather(
@@ -164,12 +172,14 @@ async def test_more_concurrent_transcriptions_than_decoders_all_complete_and_reu
     for entry, transcript in zip(entries, transcripts, strict=True):
         assert heard_words(entry) <= set(transcript.text.split()), (entry, transcript)
     assert transcripts[0] == transcripts[4]
-    assert provider.decoders_built == 2  # five utterances, two decoders ever built
+    assert provider.decoders_built == 2  # all the module's utterances, two decoders ever built
     assert provider.decoders_alive == 2
 
 
-async def test_with_one_decoder_utterances_wait_their_turn() -> None:
-    provider = LocalSpeechToText.from_env({"METAHUMAN_LOCAL_STT_DECODERS": "1"})
+async def test_with_one_decoder_utterances_wait_their_turn(
+    one_decoder: LocalSpeechToText,
+) -> None:
+    provider = one_decoder
 
     results = await asyncio.gather(
         *(provider.transcribe(chunks(clip(TIME)), stt_request()) for _ in range(3))
@@ -211,8 +221,10 @@ async def test_an_unknown_model_is_refused(stt: LocalSpeechToText) -> None:
         await stt.transcribe(chunks(clip(WEATHER)), request)
 
 
-async def test_a_failing_or_cancelled_utterance_gives_its_decoder_back() -> None:
-    provider = LocalSpeechToText.from_env({"METAHUMAN_LOCAL_STT_DECODERS": "1"})
+async def test_a_failing_or_cancelled_utterance_gives_its_decoder_back(
+    one_decoder: LocalSpeechToText,
+) -> None:
+    provider = one_decoder
     pcm = clip(WEATHER)
 
     async def broken() -> AsyncIterator[bytes]:

@@ -3,7 +3,9 @@
 Audio is decoded while it arrives. ``transcribe`` reads the client's chunks and
 hands whatever has queued up to a worker thread, so when the iterator ends (the
 client committed) only the last few milliseconds and pocketsphinx's final pass
-are left to do. Decoding never runs on the event loop.
+are left to do. Decoding never runs on the event loop. (pocketsphinx's Python
+binding releases the GIL while it decodes audio but holds it during that final
+pass, ``end_utt``: about 20 ms per second of speech, during which the loop waits.)
 
 A decoder holds its own copy of the acoustic and language model (about 90 MB),
 so decoders are pooled and shared by all sessions: at most
