@@ -261,7 +261,19 @@ class Dispatcher:
         """The connected clients by sid (read-only view)."""
         return MappingProxyType(self._clients)
 
+    def _sent_by_client(self, sid: str) -> bool:
+        """Whether a connect/disconnect call is a client *event* of that name, not the lifecycle.
+
+        python-socketio routes a client's `emit("connect")` to the connect handler too. Its real
+        connect and disconnect calls happen while it reports the sid as not connected (pending),
+        whereas an event is only delivered from a connected client.
+        """
+        return bool(self._sio.manager.is_connected(sid, self._namespace))
+
     async def _connect(self, sid: str, environ: Any, auth: Any = None) -> None:
+        if self._sent_by_client(sid):
+            await self._unknown("connect", sid)
+            return
         try:
             handshake = _HANDSHAKE.validate_python(auth, context=WIRE)
         except ValidationError as exc:
@@ -287,6 +299,9 @@ class Dispatcher:
         )
 
     async def _disconnect(self, sid: str, reason: Any = None) -> None:
+        if self._sent_by_client(sid):
+            await self._unknown("disconnect", sid)
+            return
         client = self._clients.pop(sid, None)
         if client is None:
             return
