@@ -7,8 +7,9 @@ The language model is read in its own task while speech is produced in another, 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass
 
 from generated.dispatch import Emitter
@@ -81,6 +82,15 @@ class AudioEncoder:
 
     def encode(self, chunk: PcmChunk, *, streaming: bool = False) -> bytes:
         return self._container(self._resampled(chunk, streaming=streaming))
+
+    def encode_clip(self, chunks: Sequence[PcmChunk]) -> bytes:
+        """A whole reply or sentence (one delta): resampled in one piece, so chunk joins leave
+        no clicks, and in one container (WAV files glued together are not a WAV file)."""
+        pcm = b"".join(
+            resample_pcm16(b"".join(chunk.pcm for chunk in run), rate, self.sample_rate)
+            for rate, run in itertools.groupby(chunks, key=lambda chunk: chunk.sample_rate)
+        )
+        return self._container(pcm)
 
     def finish(self) -> bytes:
         """What the encoders still hold, for the final delta."""
@@ -258,13 +268,14 @@ class Reply:
 
     async def _speak_single(self, reply: str) -> None:
         """One delta with the whole reply."""
-        audio = (
-            [self.encoder.encode(chunk) async for chunk in self._synthesize(reply)] if reply else []
-        )
-        await self._delta(b"".join(audio) + self.encoder.finish(), reply, final=True)
+        chunks = [chunk async for chunk in self._synthesize(reply)] if reply else []
+        audio = self.encoder.encode_clip(chunks) if chunks else b""
+        await self._delta(audio + self.encoder.finish(), reply, final=True)
 
     async def _sentence_audio(self, sentence: str, into: list[bytes]) -> None:
-        into.extend([self.encoder.encode(chunk) async for chunk in self._synthesize(sentence)])
+        chunks = [chunk async for chunk in self._synthesize(sentence)]
+        if chunks:
+            into.append(self.encoder.encode_clip(chunks))
 
     async def _speak_chain(self, sentences: asyncio.Queue[str | None]) -> None:
         """One delta per sentence. ``final`` goes on the last sentence when the model has ended
