@@ -611,7 +611,8 @@ class InputAudioFormat(StrEnum):
 class OutputAudioFormat(StrEnum):
     """
     `pcm16`: raw 16-bit little-endian mono. `wav`: each delta is a WAV file. `mp3`: each
-    delta is MPEG audio; concatenated deltas form one playable stream.
+    delta is MPEG audio; concatenated deltas form one playable stream (a delta need not
+    start on a frame boundary, so decode the stream, not each delta alone).
     """
 
     PCM16 = "pcm16"
@@ -761,8 +762,9 @@ SttUpdate = TypeAliasType(
     | SttOptionsUpdate,
 )
 """
-A partial update of speech-to-text. Naming a provider without a model selects the
-provider's default model; a model is only accepted together with its own provider.
+A partial update of speech-to-text. Switching to another provider without naming a model
+selects that provider's default model (naming the current provider again keeps the
+model); a model is only accepted together with its own provider.
 """
 
 
@@ -1061,13 +1063,15 @@ TtsUpdate = TypeAliasType(
 )
 """
 A partial update of text-to-speech. A model or voice is only accepted together with its
-own provider; naming a provider alone selects its default model and voice.
+own provider; switching to another provider without naming them selects its default
+model and voice (naming the current provider again keeps them).
 """
 
 
 class InputAudioUpdate(ContractModel):
     """
-    How the Sender's audio is encoded.
+    How the Sender's audio is encoded. An utterance already started keeps the encoding it
+    started with; the change applies from the next utterance.
     """
 
     model_config = ConfigDict(
