@@ -33,7 +33,7 @@ def codegen(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def spec(session: nox.Session) -> None:
-    """Validate asyncapi.yaml with the official AsyncAPI CLI (needs Node.js and the npm registry)."""
+    """Validate asyncapi.yaml with the official AsyncAPI CLI (needs Node.js and npm)."""
     session.env["SUPPRESS_NO_CONFIG_WARNING"] = "1"
     session.run(
         "npx", "--yes", ASYNCAPI_CLI, "validate", "asyncapi.yaml", "--fail-severity", "error",
