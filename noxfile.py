@@ -36,7 +36,13 @@ def spec(session: nox.Session) -> None:
     """Validate asyncapi.yaml with the official AsyncAPI CLI (needs Node.js and npm)."""
     session.env["SUPPRESS_NO_CONFIG_WARNING"] = "1"
     session.run(
-        "npx", "--yes", ASYNCAPI_CLI, "validate", "asyncapi.yaml", "--fail-severity", "error",
+        "npx",
+        "--yes",
+        ASYNCAPI_CLI,
+        "validate",
+        "asyncapi.yaml",
+        "--fail-severity",
+        "error",
         external=True,
     )
 

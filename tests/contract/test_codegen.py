@@ -41,6 +41,7 @@ def test_check_lists_stale_files(tmp_path: Path) -> None:
 
 def test_mypy_rejects_a_handler_that_drifts_from_the_contract(tmp_path: Path) -> None:
     import mypy.api as mypy_api  # in the `test` extra: this test is the type-level contract check
+
     drifted = tmp_path / "drifted_handler.py"
     drifted.write_text(
         textwrap.dedent(
