@@ -104,17 +104,22 @@ class ChatServer(ClientEventHandler):
     async def on_input_buffer_append(self, client: Client, payload: InputBufferAppend) -> None:
         session = self.sessions[client.session_id]
         audio = session.settings.input_audio
+        utterance = session.utterances.get(client.sid)
+        # An utterance keeps the encoding it started with, whatever session.update says meanwhile.
+        # (The format is a StrEnum: on this hot path it is passed as the str it is.)
+        audio_format, sample_rate = (
+            (utterance.audio_format, utterance.sample_rate)
+            if utterance is not None
+            else (audio.format, audio.sample_rate)
+        )
         try:
-            # The hot path (50 chunks a second per Sender): the format is a StrEnum, so it is
-            # passed as the str it is rather than through Enum.value.
             pcm = decode_chunk(
                 payload if isinstance(payload, (bytes, str)) else payload.audio,
-                audio.format,
-                audio.sample_rate,
+                audio_format,
+                sample_rate,
             )
         except AudioFormatError as exc:
             raise ClientError(ErrorCode.INVALID_AUDIO, str(exc)) from exc
-        utterance = session.utterances.get(client.sid)
         if utterance is None:
             utterance = session.utterances[client.sid] = self._start_utterance(session)
             await self.emitter.input_buffer_initialized(
@@ -138,6 +143,7 @@ class ChatServer(ClientEventHandler):
         provider = self.registry.stt(stt.provider.value)
         request = SttRequest(model=stt.model, language=stt.language, sample_rate=sample_rate)
         return Utterance(
+            session.settings.input_audio.format,
             sample_rate,
             self.config.max_buffer_seconds,
             lambda audio: provider.transcribe(audio, request),

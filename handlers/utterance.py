@@ -55,8 +55,11 @@ FEED_SECONDS = 0.1
 class Utterance:
     """The audio of one utterance, from its first chunk to its commit."""
 
-    def __init__(self, sample_rate: int, max_seconds: float, transcribe: TranscribeFn) -> None:
+    def __init__(
+        self, audio_format: str, sample_rate: int, max_seconds: float, transcribe: TranscribeFn
+    ) -> None:
         self.item_id = new_id("item")
+        self.audio_format = audio_format
         self.sample_rate = sample_rate
         self.max_bytes = int(max_seconds * sample_rate) * 2
         self.size = 0

@@ -131,3 +131,21 @@ async def test_switching_provider_selects_its_defaults(serve: ServeFn) -> None:
     back = await update(sender, {"tts": {"provider": "local"}})
     assert back["tts"] == {**defaults["tts"], "voice": TTS["local"].default_voice}
     assert back["tts"]["voice"] != defaults["tts"]["voice"]
+
+
+async def test_a_started_utterance_keeps_its_input_encoding(server: RunningServer) -> None:
+    sender, receiver = await server.pair()
+    pcm = clip(WEATHER)
+    half = len(pcm) // 2 // 640 * 640
+    mark = sender.mark()
+    await sender.send_pcm(pcm[:half])
+    await sender.emit("session.update", {"inputAudio": {"format": "wav", "sampleRate": 8000}})
+    await sender.wait_for("session.updated", after=mark)
+    # Still raw 16 kHz PCM: the utterance began so; the new encoding is for the next one.
+    await sender.send_pcm(pcm[half:])
+    await sender.commit()
+    done = await sender.wait_for("request.transcribe.done", after=mark)
+    assert "weather" in done["text"]
+    assert abs(done["durationMs"] - seconds(pcm, 16000) * 1000) <= 1
+    assert "custom.error" not in sender.names(after=mark)
+    await receiver.wait_for("response.audio.delta", lambda p: p["final"])
