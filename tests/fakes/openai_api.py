@@ -33,11 +33,11 @@ import re
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Generic, Self, TypeVar
 
 import numpy as np
 from aiohttp import web
@@ -679,3 +679,32 @@ class FakeOpenAIApi(FakeHttpApi):
         ]
         pieces.append(sse({"type": "transcript.text.done", "text": text, "usage": tokens}))
         return await self.stream(call, pieces, content_type="text/event-stream")
+
+
+ProviderT = TypeVar("ProviderT")
+
+FAST_POLICY = {"METAHUMAN_PROVIDER_TIMEOUT_S": "5", "METAHUMAN_PROVIDER_MAX_RETRIES": "2"}
+"""Provider call policy for tests: short enough to fail fast, with retries to exercise."""
+
+
+class ProviderBuilder(Generic[ProviderT]):
+    """Builds providers from ``base_env`` plus per-call overrides, and closes them all at the end
+    of a test (their HTTP pools belong to the test's event loop)."""
+
+    def __init__(
+        self, from_env: Callable[[Mapping[str, str]], ProviderT], base_env: Mapping[str, str]
+    ) -> None:
+        self._from_env = from_env
+        self._base_env = {**FAST_POLICY, **base_env}
+        self._built: list[ProviderT] = []
+
+    def __call__(self, **overrides: str) -> ProviderT:
+        provider = self._from_env({**self._base_env, **overrides})
+        self._built.append(provider)
+        return provider
+
+    async def aclose(self) -> None:
+        for provider in self._built:
+            close = getattr(provider, "aclose", None)
+            if close is not None:
+                await close()

@@ -8,7 +8,7 @@ import pytest
 
 from handlers.providers.base import ChatMessage, LlmRequest, ProviderError, ProviderUnavailable
 from handlers.providers.llm.azure import DEFAULT_API_VERSION, AzureOpenAILanguageModel
-from tests.fakes.openai_api import FakeOpenAIApi, Fault
+from tests.fakes.openai_api import FakeOpenAIApi, Fault, ProviderBuilder
 
 Build = Callable[..., AzureOpenAILanguageModel]
 
@@ -21,23 +21,12 @@ async def fake() -> AsyncIterator[FakeOpenAIApi]:
 
 @pytest.fixture
 async def build(fake: FakeOpenAIApi) -> AsyncIterator[Build]:
-    built: list[AzureOpenAILanguageModel] = []
-
-    def _build(**overrides: str) -> AzureOpenAILanguageModel:
-        env = {
-            "AZURE_OPENAI_ENDPOINT": fake.url,
-            "AZURE_OPENAI_API_KEY": fake.api_key,
-            "METAHUMAN_PROVIDER_TIMEOUT_S": "5",
-            "METAHUMAN_PROVIDER_MAX_RETRIES": "2",
-            **overrides,
-        }
-        model = AzureOpenAILanguageModel.from_env(env)
-        built.append(model)
-        return model
-
-    yield _build
-    for model in built:
-        await model.aclose()
+    builder = ProviderBuilder(
+        AzureOpenAILanguageModel.from_env,
+        {"AZURE_OPENAI_ENDPOINT": fake.url, "AZURE_OPENAI_API_KEY": fake.api_key},
+    )
+    yield builder
+    await builder.aclose()
 
 
 def request(model: str = "gpt-4o", **kwargs: object) -> LlmRequest:

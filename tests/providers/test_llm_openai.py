@@ -9,7 +9,7 @@ import pytest
 from handlers.providers.base import ChatMessage, LlmRequest, ProviderError, ProviderUnavailable
 from handlers.providers.llm.openai import OpenAILanguageModel, is_reasoning_model
 from handlers.providers.registry import ProviderRegistry
-from tests.fakes.openai_api import FakeOpenAIApi, Fault
+from tests.fakes.openai_api import FakeOpenAIApi, Fault, ProviderBuilder
 
 Build = Callable[..., OpenAILanguageModel]
 
@@ -28,23 +28,12 @@ async def fake() -> AsyncIterator[FakeOpenAIApi]:
 
 @pytest.fixture
 async def build(fake: FakeOpenAIApi) -> AsyncIterator[Build]:
-    built: list[OpenAILanguageModel] = []
-
-    def _build(**overrides: str) -> OpenAILanguageModel:
-        env = {
-            "OPENAI_API_KEY": fake.api_key,
-            "OPENAI_BASE_URL": fake.url + "/v1",
-            "METAHUMAN_PROVIDER_TIMEOUT_S": "5",
-            "METAHUMAN_PROVIDER_MAX_RETRIES": "2",
-            **overrides,
-        }
-        model = OpenAILanguageModel.from_env(env)
-        built.append(model)
-        return model
-
-    yield _build
-    for model in built:
-        await model.aclose()
+    builder = ProviderBuilder(
+        OpenAILanguageModel.from_env,
+        {"OPENAI_API_KEY": fake.api_key, "OPENAI_BASE_URL": fake.url + "/v1"},
+    )
+    yield builder
+    await builder.aclose()
 
 
 def request(model: str = "gpt-4o-mini", **kwargs: object) -> LlmRequest:

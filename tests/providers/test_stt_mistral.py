@@ -11,7 +11,7 @@ from handlers.providers.base import ProviderError, ProviderUnavailable, SttReque
 from handlers.providers.registry import ProviderRegistry
 from handlers.providers.stt.mistral import MistralSpeechToText
 from tests.fakes.mistral_api import FakeMistralApi
-from tests.fakes.openai_api import Fault, pcm_chunks
+from tests.fakes.openai_api import Fault, ProviderBuilder, pcm_chunks
 
 Build = Callable[..., MistralSpeechToText]
 WEATHER = "what_is_the_weather_like_today.wav"
@@ -25,23 +25,12 @@ async def fake() -> AsyncIterator[FakeMistralApi]:
 
 @pytest.fixture
 async def build(fake: FakeMistralApi) -> AsyncIterator[Build]:
-    built: list[MistralSpeechToText] = []
-
-    def _build(**overrides: str) -> MistralSpeechToText:
-        env = {
-            "MISTRAL_API_KEY": fake.api_key,
-            "MISTRAL_BASE_URL": fake.url,
-            "METAHUMAN_PROVIDER_TIMEOUT_S": "5",
-            "METAHUMAN_PROVIDER_MAX_RETRIES": "2",
-            **overrides,
-        }
-        provider = MistralSpeechToText.from_env(env)
-        built.append(provider)
-        return provider
-
-    yield _build
-    for provider in built:
-        await provider.aclose()
+    builder = ProviderBuilder(
+        MistralSpeechToText.from_env,
+        {"MISTRAL_API_KEY": fake.api_key, "MISTRAL_BASE_URL": fake.url},
+    )
+    yield builder
+    await builder.aclose()
 
 
 def stt_request(model: str = "voxtral-mini-latest", language: str = "en-US") -> SttRequest:

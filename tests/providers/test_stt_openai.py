@@ -14,7 +14,7 @@ from handlers.audio import parse_wav
 from handlers.providers.base import ProviderError, ProviderUnavailable, SttRequest
 from handlers.providers.registry import ProviderRegistry
 from handlers.providers.stt.openai import OpenAISpeechToText, iso_639_1
-from tests.fakes.openai_api import FakeOpenAIApi, Fault, pcm_chunks
+from tests.fakes.openai_api import FakeOpenAIApi, Fault, ProviderBuilder, pcm_chunks
 
 Build = Callable[..., OpenAISpeechToText]
 WEATHER = "what_is_the_weather_like_today.wav"
@@ -28,23 +28,12 @@ async def fake() -> AsyncIterator[FakeOpenAIApi]:
 
 @pytest.fixture
 async def build(fake: FakeOpenAIApi) -> AsyncIterator[Build]:
-    built: list[OpenAISpeechToText] = []
-
-    def _build(**overrides: str) -> OpenAISpeechToText:
-        env = {
-            "OPENAI_API_KEY": fake.api_key,
-            "OPENAI_BASE_URL": fake.url + "/v1",
-            "METAHUMAN_PROVIDER_TIMEOUT_S": "5",
-            "METAHUMAN_PROVIDER_MAX_RETRIES": "2",
-            **overrides,
-        }
-        provider = OpenAISpeechToText.from_env(env)
-        built.append(provider)
-        return provider
-
-    yield _build
-    for provider in built:
-        await provider.aclose()
+    builder = ProviderBuilder(
+        OpenAISpeechToText.from_env,
+        {"OPENAI_API_KEY": fake.api_key, "OPENAI_BASE_URL": fake.url + "/v1"},
+    )
+    yield builder
+    await builder.aclose()
 
 
 def stt_request(model: str, language: str = "en-US", rate: int = 16_000) -> SttRequest:

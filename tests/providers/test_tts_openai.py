@@ -14,7 +14,7 @@ import pytest
 from handlers.providers.base import PcmChunk, ProviderError, ProviderUnavailable, TtsRequest
 from handlers.providers.registry import ProviderRegistry
 from handlers.providers.tts.openai import OpenAITextToSpeech, WholeSamples
-from tests.fakes.openai_api import FakeOpenAIApi, Fault
+from tests.fakes.openai_api import FakeOpenAIApi, Fault, ProviderBuilder
 
 Build = Callable[..., OpenAITextToSpeech]
 
@@ -27,23 +27,12 @@ async def fake() -> AsyncIterator[FakeOpenAIApi]:
 
 @pytest.fixture
 async def build(fake: FakeOpenAIApi) -> AsyncIterator[Build]:
-    built: list[OpenAITextToSpeech] = []
-
-    def _build(**overrides: str) -> OpenAITextToSpeech:
-        env = {
-            "OPENAI_API_KEY": fake.api_key,
-            "OPENAI_BASE_URL": fake.url + "/v1",
-            "METAHUMAN_PROVIDER_TIMEOUT_S": "5",
-            "METAHUMAN_PROVIDER_MAX_RETRIES": "2",
-            **overrides,
-        }
-        provider = OpenAITextToSpeech.from_env(env)
-        built.append(provider)
-        return provider
-
-    yield _build
-    for provider in built:
-        await provider.aclose()
+    builder = ProviderBuilder(
+        OpenAITextToSpeech.from_env,
+        {"OPENAI_API_KEY": fake.api_key, "OPENAI_BASE_URL": fake.url + "/v1"},
+    )
+    yield builder
+    await builder.aclose()
 
 
 def tts_request(model: str = "tts-1", voice: str = "alloy", speed: float = 1.0) -> TtsRequest:
