@@ -2,7 +2,8 @@
 bench/results/<name>.json and bench/results/README-table.md.
 
 The defaults take about 10-15 minutes on a 2-core machine; ``--quick`` is a ~2-minute smoke run
-with fewer steps and shorter windows (its figures are marked as such).
+with fewer steps and shorter windows; it writes <name>.quick.json, and the table takes a full
+run's figures where there are any.
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ async def run_all(names: Sequence[str], quick: bool) -> int:
             "duration_s": round(time.monotonic() - started, 1),
             "result": result,
         }
-        path = write_json(name, run)
+        # A smoke run keeps its figures apart: the table prefers those of a full run.
+        path = write_json(f"{name}.quick" if quick else name, run)
         log(f"  ({run['duration_s']:.0f} s; wrote {path})")
     rows = latest_rows(list(BUILDERS))
     log("\n== latest figures ==")

@@ -194,7 +194,7 @@ BUILDERS: dict[str, Callable[[JSON], list[Row]]] = {
 def latest_rows(names: list[str]) -> list[Row]:
     rows: list[Row] = []
     for name in names:
-        run = read_json(name)
+        run = read_json(name) or read_json(f"{name}.quick")
         if run is not None:
             rows.extend(BUILDERS[name](run))
     return rows
