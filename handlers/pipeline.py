@@ -70,18 +70,14 @@ class AudioEncoder:
         self._resamplers: dict[int, Pcm16Resampler] = {}
         self._mp3 = Mp3Encoder(self.sample_rate) if self.format == "mp3" else None
 
-    def _resampled(self, chunk: PcmChunk, *, streaming: bool) -> bytes:
-        if not streaming:
-            return resample_pcm16(chunk.pcm, chunk.sample_rate, self.sample_rate)
+    def encode_streaming(self, chunk: PcmChunk) -> bytes:
+        """One chunk of a stream: a resampler per source rate carries state across chunks."""
         resampler = self._resamplers.get(chunk.sample_rate)
         if resampler is None:
             resampler = self._resamplers[chunk.sample_rate] = Pcm16Resampler(
                 chunk.sample_rate, self.sample_rate
             )
-        return resampler.process(chunk.pcm)
-
-    def encode(self, chunk: PcmChunk, *, streaming: bool = False) -> bytes:
-        return self._container(self._resampled(chunk, streaming=streaming))
+        return self._container(resampler.process(chunk.pcm))
 
     def encode_clip(self, chunks: Sequence[PcmChunk]) -> bytes:
         """A whole reply or sentence (one delta): resampled in one piece, so chunk joins leave
@@ -298,7 +294,7 @@ class Reply:
     async def _stream_sentence(self, sentence: str) -> None:
         text: str | None = sentence
         async for chunk in self._synthesize(sentence):
-            audio = self.encoder.encode(chunk, streaming=True)
+            audio = self.encoder.encode_streaming(chunk)
             if audio:
                 await self._delta(audio, text, final=False)
                 text = None

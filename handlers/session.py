@@ -123,8 +123,8 @@ def apply_update(settings: Settings, update: SessionUpdate, check: ProviderCheck
         audio_update = getattr(update, name)
         if audio_update is not None:
             current = getattr(settings, name)
-            merged = current.model_copy(update=audio_update.model_dump(exclude_unset=True))
-            changed = replace(changed, **{name: type(current).model_validate(merged.model_dump())})
+            merged = {**current.model_dump(), **audio_update.model_dump(exclude_unset=True)}
+            changed = replace(changed, **{name: type(current).model_validate(merged)})
     return changed
 
 
