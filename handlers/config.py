@@ -71,60 +71,57 @@ def parse_config(
         "Each flag falls back to the METAHUMAN_* variable named in its help.",
     )
 
-    def env_or(name: str, default: object) -> str:
-        return env.get(f"METAHUMAN_{name}", str(default))
+    def flag(name: str, variable: str, default: object, what: str, kind: type = str) -> None:
+        """``--name``, falling back to ``METAHUMAN_<variable>``, then to ``default``."""
+        raw = env.get(f"METAHUMAN_{variable}")
+        value = kind(raw) if raw is not None else default
+        parser.add_argument(name, type=kind, default=value, help=f"{what} (METAHUMAN_{variable})")
 
-    parser.add_argument("--host", default=env_or("HOST", defaults.host), help="METAHUMAN_HOST")
-    parser.add_argument(
-        "--port", type=int, default=int(env_or("PORT", defaults.port)), help="METAHUMAN_PORT"
-    )
-    parser.add_argument(
-        "--path",
-        default=env_or("SOCKETIO_PATH", defaults.socketio_path),
-        help="METAHUMAN_SOCKETIO_PATH",
-    )
-    parser.add_argument(
+    flag("--host", "HOST", defaults.host, "interface to listen on")
+    flag("--port", "PORT", defaults.port, "port to listen on", int)
+    flag("--path", "SOCKETIO_PATH", defaults.socketio_path, "Socket.IO path")
+    flag(
         "--cors-origins",
-        default=env_or("CORS_ORIGINS", ",".join(defaults.cors_origins)),
-        help="comma-separated allowed origins, * for any (METAHUMAN_CORS_ORIGINS)",
+        "CORS_ORIGINS",
+        ",".join(defaults.cors_origins),
+        "comma-separated allowed origins, * for any",
     )
-    parser.add_argument(
-        "--redis-url",
-        default=env.get("METAHUMAN_REDIS_URL"),
-        help="redis://host:port/db to scale out over several nodes (METAHUMAN_REDIS_URL)",
-    )
-    parser.add_argument(
+    flag("--redis-url", "REDIS_URL", None, "redis://host:port/db to scale out over several nodes")
+    flag(
         "--redis-channel",
-        default=env_or("REDIS_CHANNEL", defaults.redis_channel),
-        help="pub/sub channel shared by the nodes of one deployment (METAHUMAN_REDIS_CHANNEL)",
+        "REDIS_CHANNEL",
+        defaults.redis_channel,
+        "pub/sub channel shared by the nodes of one deployment",
     )
-    parser.add_argument(
+    flag(
         "--max-buffer-seconds",
-        type=float,
-        default=float(env_or("MAX_BUFFER_SECONDS", defaults.max_buffer_seconds)),
-        help="longest utterance kept (METAHUMAN_MAX_BUFFER_SECONDS)",
+        "MAX_BUFFER_SECONDS",
+        defaults.max_buffer_seconds,
+        "longest utterance kept",
+        float,
     )
-    parser.add_argument(
+    flag(
         "--max-queued-turns",
-        type=int,
-        default=int(env_or("MAX_QUEUED_TURNS", defaults.max_queued_turns)),
-        help="committed turns a session may have waiting (METAHUMAN_MAX_QUEUED_TURNS)",
+        "MAX_QUEUED_TURNS",
+        defaults.max_queued_turns,
+        "committed turns a session may have waiting",
+        int,
     )
-    parser.add_argument(
+    flag(
         "--history-turns",
-        type=int,
-        default=int(env_or("HISTORY_TURNS", defaults.history_turns)),
-        help="earlier exchanges the language model sees (METAHUMAN_HISTORY_TURNS)",
+        "HISTORY_TURNS",
+        defaults.history_turns,
+        "earlier exchanges the language model sees",
+        int,
     )
-    parser.add_argument(
+    flag(
         "--shutdown-grace-seconds",
-        type=float,
-        default=float(env_or("SHUTDOWN_GRACE_SECONDS", defaults.shutdown_grace_seconds)),
-        help="how long turns in flight may finish at shutdown (METAHUMAN_SHUTDOWN_GRACE_SECONDS)",
+        "SHUTDOWN_GRACE_SECONDS",
+        defaults.shutdown_grace_seconds,
+        "how long turns in flight may finish at shutdown",
+        float,
     )
-    parser.add_argument(
-        "--log-level", default=env_or("LOG_LEVEL", defaults.log_level), help="METAHUMAN_LOG_LEVEL"
-    )
+    flag("--log-level", "LOG_LEVEL", defaults.log_level, "logging level")
     args = parser.parse_args(argv)
     # Tokens come only from the environment: a flag would show them in the process list.
     tokens = frozenset(_split(env.get("METAHUMAN_TOKENS", "")))
