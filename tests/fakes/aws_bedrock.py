@@ -26,7 +26,7 @@ from typing import Any, Literal
 from aiohttp import web
 
 from tests.fakes import aws_eventstream
-from tests.fakes.aws_common import client_hung_up, sigv4_problem
+from tests.fakes.aws_common import LoopbackEndpoint, client_hung_up, sigv4_problem
 
 Scenario = Literal["ok", "throttle", "error500", "hang", "stream_exception"]
 
@@ -69,7 +69,7 @@ def _frame(event_type: str, body: dict[str, Any]) -> bytes:
     return aws_eventstream.event(event_type, json.dumps(body).encode())
 
 
-class FakeBedrockRuntime:
+class FakeBedrockRuntime(LoopbackEndpoint):
     def __init__(self) -> None:
         self.scenarios: list[Scenario] = []
         """What the next calls do, in order; "ok" once empty."""
@@ -78,22 +78,10 @@ class FakeBedrockRuntime:
         """When set up, the stream stops after the first delta until the test opens the gate."""
         self.pace_s = 0.0
         """A pause between deltas, as a model generating tokens makes."""
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self.endpoint = ""
+        super().__init__()
 
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/model/{model_id}/converse-stream", self._converse_stream)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.endpoint = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-
-    async def stop(self) -> None:
-        self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post("/model/{model_id}/converse-stream", self._converse_stream)]
 
     async def _converse_stream(self, request: web.Request) -> web.StreamResponse:
         scenario = self.scenarios.pop(0) if self.scenarios else "ok"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from dataclasses import dataclass
@@ -108,3 +109,31 @@ def isolate_from_local_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     monkeypatch.setenv("BOTO_CONFIG", str(tmp_path / "no-boto-config"))
     # Would the chain reach the instance metadata service, it must not wait on it.
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+class LoopbackEndpoint:
+    """An aiohttp app on 127.0.0.1 at a free port, serving ``routes()``; ``endpoint`` is its URL.
+
+    ``_closing`` is set at ``stop()`` so handlers holding a response open can let go.
+    """
+
+    def __init__(self) -> None:
+        self._closing = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.endpoint = ""
+
+    def routes(self) -> list[web.RouteDef]:
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.add_routes(self.routes())
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.endpoint = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+
+    async def stop(self) -> None:
+        self._closing.set()
+        if self._runner is not None:
+            await self._runner.cleanup()

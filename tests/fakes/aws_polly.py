@@ -24,6 +24,7 @@ from typing import Any, Literal
 from aiohttp import web
 
 from tests.fakes.aws_common import (
+    LoopbackEndpoint,
     SpeechClip,
     client_hung_up,
     clip,
@@ -74,7 +75,7 @@ def clip_for(text: str) -> SpeechClip:
     return clip(FALLBACK_CLIP)
 
 
-class FakePolly:
+class FakePolly(LoopbackEndpoint):
     def __init__(self) -> None:
         self.scenarios: list[Scenario] = []
         """What the next calls do, in order; "ok" once empty."""
@@ -83,24 +84,10 @@ class FakePolly:
         """When set up, the body stops after its first piece until the test opens the gate."""
         self.pace_s = 0.0
         """A pause between body pieces, as a slower link would make."""
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self.endpoint = ""
+        super().__init__()
 
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/v1/speech", self._speech)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.endpoint = f"http://127.0.0.1:{port}"
-
-    async def stop(self) -> None:
-        self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post("/v1/speech", self._speech)]
 
     async def _speech(self, request: web.Request) -> web.StreamResponse:
         scenario = self.scenarios.pop(0) if self.scenarios else "ok"
