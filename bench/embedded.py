@@ -1,5 +1,5 @@
 """The embedded stack: the offline ``local`` providers (pocketsphinx, the demo responder,
-espeak-ng) on real speech from ../shared/audio/, streamed in real time in 20 ms chunks.
+espeak-ng) on real speech from tests/data/speech/, streamed in real time in 20 ms chunks.
 
 Reports commit -> `request.transcribe.done` and commit -> first `response.audio.delta`, p50 and
 p95, over every file and for the ~2 s utterance the target names.
@@ -23,7 +23,7 @@ TARGET_FIRST_AUDIO_MS = 250.0
 
 
 def audio_dir() -> Path:
-    return Path(os.environ.get(AUDIO_DIR_ENV, REPO_ROOT.parent / "shared" / "audio"))
+    return Path(os.environ.get(AUDIO_DIR_ENV, REPO_ROOT / "tests" / "data" / "speech"))
 
 
 def load_utterances(directory: Path) -> tuple[tuple[str, bytes], ...]:

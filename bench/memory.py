@@ -120,7 +120,7 @@ async def run(quick: bool, log: Callable[[str], None]) -> JSON:
         runs.append(
             (
                 "local",
-                "embedded providers on ../shared/audio, sent at once",
+                "embedded providers on tests/data/speech, sent at once",
                 LeakSpec(
                     url="",
                     sessions=2,

@@ -14,10 +14,11 @@ import yaml
 from codegen import loader
 from generated.events import validate_payload
 from tests.contract.validation import is_valid
+from tests.data import SEED_CONTRACT
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "asyncapi.yaml"
-SEED = ROOT.parent / "shared" / "seed" / "metahuman-ai-chat-asyncapi.txt"
+SEED = SEED_CONTRACT
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +74,7 @@ def parse_seed(text: str) -> Seed:
 
 @pytest.fixture(scope="module")
 def seed() -> Seed:
-    assert SEED.is_file(), f"the seed contract must be at {SEED} (shared/ beside the checkout)"
+    assert SEED.is_file(), f"the seed contract must be at {SEED} (shipped in tests/data/seed)"
     return parse_seed(SEED.read_text(encoding="utf-8"))
 
 

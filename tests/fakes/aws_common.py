@@ -13,12 +13,13 @@ import pytest
 from aiohttp import web
 
 from handlers.audio import parse_wav
+from tests.data import SPEECH_DIR
 
 ACCESS_KEY_ID = "AKIAFAKEFAKEFAKE7EXA"
 SECRET_ACCESS_KEY = "fake/Secret+Key/ForLoopbackTestsOnly0000"
 REGION = "eu-west-1"
 
-AUDIO_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "audio"
+AUDIO_DIR = SPEECH_DIR
 
 _AUTHORIZATION = re.compile(
     r"^AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/"

@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from aiohttp import web
 
 from handlers.audio import parse_wav, resample_pcm16
+from tests.data import SPEECH_DIR
 
-SHARED_AUDIO = Path(__file__).resolve().parents[2] / ".." / "shared" / "audio"
+SHARED_AUDIO = SPEECH_DIR
 KEY = "fake-azure-speech-key"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 XML_GENDER = "{http://www.w3.org/XML/1998/namespace}gender"

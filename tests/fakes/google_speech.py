@@ -18,7 +18,6 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -26,9 +25,10 @@ import numpy as np
 from google.cloud import speech_v1, texttospeech
 
 from handlers.audio import parse_wav, resample_pcm16, wav_bytes
+from tests.data import SPEECH_DIR
 
 StreamHandler = Callable[[AsyncIterator[Any], grpc.aio.ServicerContext], AsyncIterator[Any]]
-SHARED_AUDIO = Path(__file__).resolve().parents[2] / ".." / "shared" / "audio"
+SHARED_AUDIO = SPEECH_DIR
 
 
 @dataclass(frozen=True)

@@ -44,8 +44,9 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from handlers.audio import AudioFormatError, parse_wav, resample_pcm16
+from tests.data import SPEECH_DIR
 
-SHARED_AUDIO = Path(__file__).resolve().parents[2] / ".." / "shared" / "audio"
+SHARED_AUDIO = SPEECH_DIR
 
 CHAT_REASONING_MODEL = re.compile(r"^(o\d(-|$)|gpt-5|codex-mini)")
 CHAT_NO_SYSTEM_MODEL = re.compile(r"^o1-(mini|preview)")

@@ -19,12 +19,13 @@ from handlers.config import ServerConfig
 from handlers.providers.registry import ProviderRegistry
 from handlers.server import create_app
 from tests.contract.validation import validate_event
+from tests.data import SPEECH_DIR
 from tests.fakes.aws_bedrock import FakeBedrockRuntime
 from tests.fakes.aws_common import aws_env, isolate_from_local_aws
 from tests.fakes.aws_polly import FakePolly
 from tests.fakes.openai_api import FakeOpenAIApi
 
-AUDIO = Path(__file__).resolve().parents[2].parent / "shared" / "audio"
+AUDIO = SPEECH_DIR
 QUESTION = "what_is_the_weather_like_today.wav"
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
@@ -17,8 +16,9 @@ from handlers.providers.llm.local import (
     reply_to,
     word_deltas,
 )
+from tests.data import SPEECH_DIR
 
-AUDIO = Path(__file__).resolve().parents[2] / ".." / "shared" / "audio"
+AUDIO = SPEECH_DIR
 MANIFEST: list[dict[str, str]] = json.loads((AUDIO / "manifest.json").read_text())
 NOW = datetime(2026, 11, 25, 15, 42, tzinfo=timezone(timedelta(hours=1), "CET"))
 

@@ -11,15 +11,15 @@ import json
 import random
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from handlers.audio import parse_wav, resample_pcm16
 from handlers.providers.base import ProviderError, ProviderUnavailable, SttRequest
 from handlers.providers.stt.local import MODEL_NAME, LocalSpeechToText
+from tests.data import SPEECH_DIR
 
-AUDIO = Path(__file__).resolve().parents[2] / ".." / "shared" / "audio"
+AUDIO = SPEECH_DIR
 MANIFEST: list[dict[str, str]] = json.loads((AUDIO / "manifest.json").read_text())
 WEATHER = "what_is_the_weather_like_today.wav"
 HISTORY = "tell_me_about_the_history_of.wav"

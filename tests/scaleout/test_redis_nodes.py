@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,9 +18,10 @@ from aiohttp import web
 from handlers.audio import parse_wav
 from handlers.config import ServerConfig
 from handlers.server import create_app
+from tests.data import SPEECH_DIR
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-AUDIO = Path(__file__).resolve().parents[2].parent / "shared" / "audio"
+AUDIO = SPEECH_DIR
 
 
 async def start_node(config: ServerConfig) -> tuple[web.AppRunner, str]:

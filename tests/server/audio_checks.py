@@ -12,10 +12,11 @@ import math
 import struct
 import wave
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-AUDIO_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "audio"
+from tests.data import SPEECH_DIR
+
+AUDIO_DIR = SPEECH_DIR
 WEATHER = "what_is_the_weather_like_today.wav"
 TIME = "what_time_is_it.wav"
 CHUNK_BYTES = 640
