@@ -38,6 +38,7 @@ from handlers.config import ServerConfig, parse_config
 from handlers.pipeline import Turn, TurnRunner
 from handlers.providers.base import ChatMessage, SttRequest
 from handlers.providers.registry import ProviderRegistry
+from handlers.web import add_page_routes
 from handlers.scaleout import RedisManager
 from handlers.session import Session, Settings, apply_update
 from handlers.utterance import Utterance, decode_chunk
@@ -251,6 +252,7 @@ def create_app(
     )
     app = web.Application()
     sio.attach(app, socketio_path=config.socketio_path)
+    add_page_routes(app, socketio_path=config.socketio_path)
     emitter = Emitter(sio)
     server = ChatServer(config, registry, emitter)
     register(sio, server, emitter)
