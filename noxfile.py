@@ -7,6 +7,8 @@ runs nox (3.11 or newer).
 
 from __future__ import annotations
 
+import shutil
+
 import nox
 
 nox.options.sessions = ["tests"]
@@ -19,8 +21,23 @@ ASYNCAPI_CLI = "@asyncapi/cli@6"
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Install everything and run the whole test suite."""
+    """Install everything and run the whole test suite.
+
+    The browser page's test (tests/web) also needs Debian's Chromium (`apt-get install -y
+    chromium`) and Node.js; its npm packages are installed here when npm is present (without
+    npm, that test fails and says how to install it)."""
     session.install("-e", ".[test,codegen]")
+    if shutil.which("npm"):
+        session.run(
+            "npm",
+            "ci",
+            "--prefix",
+            "tests/web",
+            "--prefer-offline",
+            "--no-audit",
+            "--no-fund",
+            external=True,
+        )
     session.run("pytest", *session.posargs)
 
 

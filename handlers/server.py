@@ -38,10 +38,10 @@ from handlers.config import ServerConfig, parse_config
 from handlers.pipeline import Turn, TurnRunner
 from handlers.providers.base import ChatMessage, SttRequest
 from handlers.providers.registry import ProviderRegistry
-from handlers.web import add_page_routes
 from handlers.scaleout import RedisManager
 from handlers.session import Session, Settings, apply_update
 from handlers.utterance import Utterance, decode_chunk
+from handlers.web import add_page_routes
 
 log = logging.getLogger("metahuman")
 

@@ -38,6 +38,7 @@ const page = (window.metahumanPage = {
   errors: [],
   deltas: 0,
   scheduledSeconds: 0,
+  underruns: 0, // deltas after a response's first that came after the audio before them ended
   visemesScheduled: 0,
   sessionUpdated: null,
 });
@@ -58,7 +59,8 @@ function log(kind, label, text) {
 function showStats() {
   $("stats").textContent =
     `${page.chunksSent} chunks sent, ${page.commits} commits; ` +
-    `${page.deltas} audio deltas, ${page.scheduledSeconds.toFixed(2)} s of audio scheduled`;
+    `${page.deltas} audio deltas, ${page.scheduledSeconds.toFixed(2)} s of audio scheduled, ` +
+    `${page.underruns} underruns`;
 }
 
 function showError(role, error) {
@@ -115,7 +117,10 @@ class Player {
     source.buffer = buffer;
     source.connect(this.analyser);
     // Back to back while the previous delta still plays; after an underrun, a cushion first.
-    if (this.nextStart < ctx.currentTime + 0.01) this.nextStart = ctx.currentTime + JITTER_S;
+    if (this.nextStart < ctx.currentTime + 0.01) {
+      if (delta.sequence > 0) page.underruns++;
+      this.nextStart = ctx.currentTime + JITTER_S;
+    }
     source.start(this.nextStart);
     for (const { offsetMs, id } of delta.visemes || []) {
       this.visemes.push({ at: this.nextStart + offsetMs / 1000, id });

@@ -1,0 +1,108 @@
+// Opens the page in headless Chromium with a fake microphone fed from a WAV, waits until the
+// page shows a transcript and has scheduled audio, takes a screenshot, and prints what the page
+// recorded (window.metahumanPage) as one JSON line on stdout. Used by test_page.py.
+//
+//   node drive_page.mjs --url URL --wav FILE --screenshot FILE --chromium PATH
+//                       [--push-to-talk MS] [--response-type TYPE] [--timeout-ms MS]
+//   node drive_page.mjs --url URL --screenshot FILE --visemes   (no microphone: a made-up
+//       silent delta with visemes; prints the mouth's opening sampled during each viseme)
+import { chromium } from "playwright-core";
+import { parseArgs } from "node:util";
+
+const { values: args } = parseArgs({
+  options: {
+    url: { type: "string" },
+    wav: { type: "string" },
+    screenshot: { type: "string" },
+    chromium: { type: "string", default: "/usr/bin/chromium" },
+    "push-to-talk": { type: "string" },
+    "response-type": { type: "string" },
+    visemes: { type: "boolean", default: false },
+    "timeout-ms": { type: "string", default: "60000" },
+  },
+});
+const timeout = Number(args["timeout-ms"]);
+
+const browser = await chromium.launch({
+  executablePath: args.chromium,
+  headless: true,
+  args: [
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    ...(args.wav ? [`--use-file-for-fake-audio-capture=${args.wav}`] : []),
+    "--autoplay-policy=no-user-gesture-required",
+    "--no-sandbox",
+  ],
+});
+const console_ = [];
+let result = null;
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.on("console", (m) => console_.push(`${m.type()}: ${m.text()}`));
+  page.on("pageerror", (e) => console_.push(`pageerror: ${e.message}`));
+  await page.goto(args.url);
+  await page.waitForFunction(() => window.metahumanPage?.connected.sender, null, { timeout });
+  result = args.visemes ? await page.evaluate(sampleVisemeMouth) : await talk(page);
+  await page.screenshot({ path: args.screenshot });
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify({ page: result, console: console_ }));
+
+// One spoken turn; what the page recorded once it shows the reply and plays it.
+async function talk(page) {
+  if (args["response-type"]) {
+    // Through the settings form: select, Apply (session.update), wait for session.updated.
+    await page.selectOption("#tts-response-type", args["response-type"]);
+    await page.click("#settings-form button[type=submit]");
+    await page.waitForFunction(
+      (kind) => window.metahumanPage.sessionUpdated?.tts.responseType === kind,
+      args["response-type"],
+      { timeout },
+    );
+  }
+  if (args["push-to-talk"]) {
+    // Hold the space bar while the fake microphone plays the question, then release: a commit.
+    await page.keyboard.down("Space");
+    await page.waitForTimeout(Number(args["push-to-talk"]));
+    await page.keyboard.up("Space");
+  }
+  try {
+    await page.waitForFunction(
+      () => {
+        const p = window.metahumanPage;
+        return p.transcripts.length > 0 && p.replies.length > 0 && p.scheduledSeconds > 1;
+      },
+      null,
+      { timeout },
+    );
+    await page.waitForTimeout(1500); // into the reply: the mouth is moving
+  } catch (error) {
+    console_.push(`wait: ${error.message.split("\n")[0]}`); // the test says what is missing
+  }
+  return await page.evaluate(() => ({
+    ...window.metahumanPage,
+    mouthRy: Number(document.getElementById("mouth").getAttribute("ry")),
+    logText: document.getElementById("log").innerText,
+  }));
+}
+
+// In the page: play 1.2 s of silence whose visemes are "aa" (0-600 ms) then "PP" (600 ms on),
+// and read the mouth's opening (ry) in the middle of each. Silence keeps the level-driven mouth
+// shut, so an open mouth can only come from the visemes.
+async function sampleVisemeMouth() {
+  const rate = 24000;
+  const silence = new ArrayBuffer(rate * 1.2 * 2);
+  const delta = { format: "pcm16", sampleRate: rate, audio: silence, final: true,
+                  visemes: [{ offsetMs: 0, id: "aa" }, { offsetMs: 600, id: "PP" }] };
+  player.enqueue(delta); // the page's Player, as a response.audio.delta would reach it
+  const start = player.nextStart - 1.2;
+  const ryAt = async (t) => {
+    while (player.ctx.currentTime < start + t) await new Promise((r) => setTimeout(r, 10));
+    return Number(document.getElementById("mouth").getAttribute("ry"));
+  };
+  const duringAa = await ryAt(0.4);
+  const duringPP = await ryAt(1.0);
+  return { duringAa, duringPP, visemesScheduled: window.metahumanPage.visemesScheduled };
+}

@@ -1,0 +1,189 @@
+"""The browser page in Debian's headless Chromium, with a fake microphone fed from a WAV.
+
+The real server (embedded offline providers) runs on loopback; ``drive_page.mjs`` (Playwright's
+``playwright-core`` against the system Chromium) opens the page, which connects a Sender and a
+Receiver of one session, speaks the WAV into the microphone, and plays the reply. The test
+checks what the page itself recorded: the transcript it shows and the audio it scheduled.
+
+Needs Chromium and Node.js with this folder's packages:
+``apt-get install -y chromium nodejs npm && npm ci --prefix tests/web``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import wave
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import ClientSession
+
+from handlers.web import catalog_json
+from tests.server.harness import RunningServer, make_config, make_registry, new_session_id
+
+WEB_DIR = Path(__file__).parent
+SPEECH = Path(__file__).parents[1] / "data" / "speech" / "what_is_the_weather_like_today.wav"
+CHROMIUM = os.environ.get("METAHUMAN_CHROMIUM", "/usr/bin/chromium")
+INSTALL = "apt-get install -y chromium nodejs npm && npm ci --prefix tests/web"
+DRIVE_TIMEOUT_S = 100.0
+
+
+def browser_tools() -> tuple[str, str]:
+    """Node and Chromium, or a failure that says how to install them (never a skip)."""
+    node = shutil.which("node")
+    missing = []
+    if node is None:
+        missing.append("node (Node.js)")
+    if not Path(CHROMIUM).exists():
+        missing.append(f"Chromium at {CHROMIUM} (or set METAHUMAN_CHROMIUM)")
+    if not (WEB_DIR / "node_modules" / "playwright-core").is_dir():
+        missing.append("playwright-core in tests/web/node_modules")
+    if missing:
+        pytest.fail(f"the page test needs {', '.join(missing)}; install with: {INSTALL}")
+    assert node is not None
+    return node, CHROMIUM
+
+
+def padded_wav(path: Path, before_s: float, after_s: float) -> Path:
+    """The question with silence around it, 16-bit (what Chromium's fake capture reads). The fake
+    microphone loops the file; the silence after it lets the page's detector commit."""
+    with wave.open(str(SPEECH), "rb") as source:
+        rate, width, channels = source.getframerate(), source.getsampwidth(), source.getnchannels()
+        frames = source.readframes(source.getnframes())
+    assert width == 2, "Chromium's fake capture wants 16-bit PCM"
+
+    def silence(s: float) -> bytes:
+        return b"\0" * (int(rate * s) * width * channels)
+
+    with wave.open(str(path), "wb") as padded:
+        padded.setnchannels(channels)
+        padded.setsampwidth(width)
+        padded.setframerate(rate)
+        padded.writeframes(silence(before_s) + frames + silence(after_s))
+    return path
+
+
+async def drive(url: str, wav: Path | None, screenshot: Path, *extra: str) -> dict[str, Any]:
+    """Run drive_page.mjs; what the page recorded, with the browser's console."""
+    node, chromium = browser_tools()
+    microphone = ["--wav", str(wav)] if wav is not None else []
+    process = await asyncio.create_subprocess_exec(
+        node,
+        str(WEB_DIR / "drive_page.mjs"),
+        "--url",
+        url,
+        *microphone,
+        "--screenshot",
+        str(screenshot),
+        "--chromium",
+        chromium,
+        *extra,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=WEB_DIR,
+    )
+    try:
+        async with asyncio.timeout(DRIVE_TIMEOUT_S):
+            out, err = await process.communicate()
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise AssertionError(f"the browser did not finish within {DRIVE_TIMEOUT_S:g} s") from None
+    assert process.returncode == 0, f"drive_page.mjs failed:\n{err.decode()[-4000:]}"
+    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    return result
+
+
+def screenshot_path(tmp_path: Path, name: str) -> Path:
+    """Where the screenshot goes: METAHUMAN_PAGE_SCREENSHOTS (a folder) to keep it, else tmp."""
+    folder = Path(os.environ.get("METAHUMAN_PAGE_SCREENSHOTS", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{name}.png"
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[RunningServer]:
+    running = await RunningServer(make_config(), make_registry()).start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+def assert_turn_went_through(result: dict[str, Any]) -> None:
+    page = result["page"]
+    where = f"page: {json.dumps(page)[:3000]}\nconsole: {result['console']}"
+    assert page is not None, where
+    assert page["connected"] == {"sender": True, "receiver": True}, where
+    assert page["chunksSent"] > 0 and page["commits"] >= 1, where
+    assert any("weather" in text.split() for text in page["transcripts"]), where
+    assert "weather" in page["logText"], where  # shown on the page, not only recorded
+    assert page["replies"] and page["replies"][0] in page["logText"], where
+    assert page["deltas"] > 0, where
+    assert page["scheduledSeconds"] > 1.0, where
+    assert page["errors"] == [], where
+    assert page["sessionUpdated"]["outputAudio"]["format"] == "pcm16", where
+    assert not [line for line in result["console"] if line.startswith("pageerror")], where
+
+
+async def test_kiosk_page_hears_the_microphone_and_plays_the_reply(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    wav = padded_wav(tmp_path / "question.wav", before_s=1.0, after_s=4.0)
+    shot = screenshot_path(tmp_path, "kiosk")
+    url = f"{server.url}/?autostart=1&sessionId={new_session_id('kiosk')}"
+    result = await drive(url, wav, shot)
+    assert_turn_went_through(result)
+    assert result["page"]["mouthRy"] > 2.0  # the mouth is open while the reply plays
+    assert shot.stat().st_size > 10_000
+
+
+async def test_push_to_talk_with_settings_from_the_form(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    # The settings form switches the reply to `stream` (session.update -> session.updated). The
+    # fake microphone starts when the page first asks for it (on the key press): 0.5 s of
+    # silence, the 2.1 s question, then silence; the space bar is held for 3.5 s.
+    wav = padded_wav(tmp_path / "question.wav", before_s=0.5, after_s=6.0)
+    shot = screenshot_path(tmp_path, "push-to-talk")
+    url = f"{server.url}/?sessionId={new_session_id('ptt')}"
+    result = await drive(url, wav, shot, "--push-to-talk", "3500", "--response-type", "stream")
+    assert_turn_went_through(result)
+    page = result["page"]
+    assert page["commits"] == 1
+    assert page["sessionUpdated"]["tts"]["responseType"] == "stream"
+    assert page["deltas"] > 3  # streamed in chunks, played back to back
+
+
+async def test_mouth_follows_the_visemes_of_a_delta(server: RunningServer, tmp_path: Path) -> None:
+    url = f"{server.url}/?sessionId={new_session_id('visemes')}"
+    result = await drive(url, None, screenshot_path(tmp_path, "visemes"), "--visemes")
+    mouth = result["page"]
+    assert mouth is not None, result["console"]
+    assert mouth["visemesScheduled"] == 2
+    assert mouth["duringAa"] > 15, mouth  # wide open on "aa", though the audio is silent
+    assert mouth["duringPP"] < 5, mouth  # shut on "PP"
+
+
+async def test_page_assets_and_catalog_are_served(server: RunningServer) -> None:
+    async with ClientSession() as http:
+        async with http.get(f"{server.url}/") as response:
+            assert response.status == 200
+            html = await response.text()
+        assert '<script src="/static/vendor/socket.io.min.js">' in html
+        for asset in ("app.js", "capture-worklet.js", "page.css", "vendor/socket.io.min.js"):
+            async with http.get(f"{server.url}/static/{asset}") as response:
+                assert response.status == 200, asset
+        async with http.get(f"{server.url}/catalog.json") as response:
+            catalog = await response.json()
+        async with http.get(f"{server.url}/page-config.json") as response:
+            assert await response.json() == {"socketioPath": server.path}
+    assert catalog == catalog_json()
+    assert catalog["tts"]["local"]["defaultVoice"] in catalog["tts"]["local"]["voices"]
+    assert set(catalog["responseTypes"]) == {"single", "chain", "stream"}
+    assert "local" in catalog["stt"] and "openai" in catalog["llm"]
