@@ -12,7 +12,8 @@
 // and gets session.updated, input.buffer.initialized, request.transcribe.done (the transcript),
 // custom.error and, with server VAD, input.speech.started/stopped and input.buffer.committed.
 //
-// URL parameters: sessionId, token, autostart=1 (kiosk: connect and listen hands-free on load),
+// URL parameters: sessionId, token (better in the fragment, #token=..., which never reaches a
+// server's logs), autostart=1 (kiosk: connect and listen hands-free on load),
 // vad=server (hands-free turns detected by the server), threshold (page VAD level, RMS 0..1).
 "use strict";
 
@@ -31,6 +32,7 @@ const page = (window.metahumanPage = {
   sessionId: params.get("sessionId") || randomId(),
   autostart: params.get("autostart") === "1",
   connected: { sender: false, receiver: false },
+  refused: { sender: null, receiver: null }, // connect_error's data.code
   chunksSent: 0,
   commits: 0,
   transcripts: [],
@@ -106,8 +108,11 @@ class Player {
       log("note", "receiver:", `cannot play ${delta.format} deltas; the page asks for pcm16`);
       return;
     }
-    const bytes = delta.audio instanceof ArrayBuffer ? delta.audio : delta.audio.buffer;
-    const samples = new Int16Array(bytes.slice(0, bytes.byteLength - (bytes.byteLength % 2)));
+    const audio = delta.audio; // an ArrayBuffer from socket.io-client; a view from elsewhere
+    const start = ArrayBuffer.isView(audio) ? audio.byteOffset : 0;
+    const bytes = ArrayBuffer.isView(audio) ? audio.buffer : audio;
+    const length = (ArrayBuffer.isView(audio) ? audio.byteLength : bytes.byteLength) & ~1;
+    const samples = new Int16Array(bytes.slice(start, start + length));
     if (samples.length === 0) return; // a final delta may be empty
     const ctx = this.context();
     const buffer = ctx.createBuffer(1, samples.length, delta.sampleRate);
@@ -163,7 +168,8 @@ function animateMouth() {
 
 function connect(role, socketioPath) {
   const auth = { role, sessionId: page.sessionId };
-  if (params.get("token")) auth.token = params.get("token");
+  const token = new URLSearchParams(location.hash.slice(1)).get("token") || params.get("token");
+  if (token) auth.token = token;
   const socket = io({ path: socketioPath, auth, transports: ["websocket"] });
   const state = $(`${role}-state`);
   socket.on("connect", () => {
@@ -177,6 +183,7 @@ function connect(role, socketioPath) {
     state.classList.remove("up");
   });
   socket.on("connect_error", (error) => {
+    page.refused[role] = (error.data && error.data.code) || error.message;
     const code = error.data && error.data.code ? ` (${error.data.code})` : "";
     state.textContent = `${role}: refused${code}`;
     log("error", `${role}:`, `connection refused${code}: ${error.message}`);
@@ -291,6 +298,7 @@ class Microphone {
 const turns = {
   mode: "ptt", // ptt | local | server_vad
   listening: false, // hands-free: the mic is on
+  pressed: false, // push-to-talk: the button or space bar is down
   talking: false, // an utterance is open (its chunks are sent)
   ending: false,
   preroll: [],
@@ -303,6 +311,7 @@ function setTurnState(text) {
 }
 
 function send(pcm) {
+  if (!sender.connected) return; // not buffered for later: stale audio is no use to a turn
   sender.emit("input.buffer.append", pcm); // an ArrayBuffer: a binary attachment
   page.chunksSent++;
 }
@@ -321,6 +330,7 @@ async function endUtterance() {
   await microphone.flush(); // the last partial chunk goes out before the commit
   turns.talking = false;
   turns.ending = false;
+  if (!sender.connected) return;
   sender.emit("input.buffer.commit");
   page.commits++;
   setTurnState("committed, waiting for the reply");
@@ -356,13 +366,20 @@ function pageVad(pcm, rms) {
   if (turns.loudChunks >= 2) beginUtterance();
 }
 
+// True once the microphone runs; false (and said on the page) when it cannot.
 async function startMicrophone() {
   const rate = (page.sessionUpdated && page.sessionUpdated.inputAudio.sampleRate) || 16000;
-  await microphone.start(rate);
+  try {
+    await microphone.start(rate);
+    return true;
+  } catch (error) {
+    log("error", "microphone:", String(error));
+    return false;
+  }
 }
 
 async function startListening() {
-  await startMicrophone();
+  if (!(await startMicrophone())) return;
   turns.listening = true;
   $("listen").classList.add("active");
   $("listen").textContent = "Listening (click to stop)";
@@ -387,15 +404,17 @@ function setMode(mode) {
 }
 
 async function pressTalk() {
-  if (turns.mode !== "ptt" || turns.talking) return;
-  unlockAudio();
-  await startMicrophone();
+  if (turns.mode !== "ptt" || turns.pressed) return;
+  turns.pressed = true;
   $("talk").classList.add("active");
-  beginUtterance();
+  unlockAudio();
+  // The first press opens the microphone; a release before it is open is a press of nothing.
+  if ((await startMicrophone()) && turns.pressed) beginUtterance();
 }
 
 function releaseTalk() {
-  if (turns.mode !== "ptt" || !turns.talking) return;
+  if (!turns.pressed) return;
+  turns.pressed = false;
   $("talk").classList.remove("active");
   endUtterance();
 }
@@ -414,7 +433,10 @@ function setUpControls() {
     }
   });
   document.addEventListener("keyup", (e) => {
-    if (e.code === "Space" && !typing(e)) releaseTalk();
+    if (e.code === "Space" && !typing(e)) {
+      e.preventDefault(); // not also a click on the focused button
+      releaseTalk();
+    }
   });
   $("listen").addEventListener("click", () => {
     unlockAudio();

@@ -6,6 +6,9 @@
 //                       [--push-to-talk MS] [--response-type TYPE] [--timeout-ms MS]
 //   node drive_page.mjs --url URL --screenshot FILE --visemes   (no microphone: a made-up
 //       silent delta with visemes; prints the mouth's opening sampled during each viseme)
+//   node drive_page.mjs --url URL --screenshot FILE --load-only   (what the page shows once both
+//       sockets are connected or refused; with --empty-commit, once the Sender committed
+//       nothing and the page shows the custom.error it got)
 import { chromium } from "playwright-core";
 import { parseArgs } from "node:util";
 
@@ -18,6 +21,8 @@ const { values: args } = parseArgs({
     "push-to-talk": { type: "string" },
     "response-type": { type: "string" },
     visemes: { type: "boolean", default: false },
+    "load-only": { type: "boolean", default: false },
+    "empty-commit": { type: "boolean", default: false },
     "timeout-ms": { type: "string", default: "60000" },
   },
 });
@@ -42,8 +47,24 @@ try {
   page.on("console", (m) => console_.push(`${m.type()}: ${m.text()}`));
   page.on("pageerror", (e) => console_.push(`pageerror: ${e.message}`));
   await page.goto(args.url);
-  await page.waitForFunction(() => window.metahumanPage?.connected.sender, null, { timeout });
-  result = args.visemes ? await page.evaluate(sampleVisemeMouth) : await talk(page);
+  await page.waitForFunction(
+    () => {
+      const p = window.metahumanPage;
+      const settled = (role) => p?.connected[role] || p?.refused[role];
+      return settled("sender") && settled("receiver");
+    },
+    null,
+    { timeout },
+  );
+  if (args.visemes) result = await page.evaluate(sampleVisemeMouth);
+  else if (args["load-only"]) {
+    if (args["empty-commit"]) {
+      await page.evaluate(() => sender.emit("input.buffer.commit")); // the page's Sender socket
+      await page.waitForFunction(() => window.metahumanPage.errors.length > 0, null, { timeout });
+    }
+    result = await pageState(page);
+  }
+  else result = await talk(page);
   await page.screenshot({ path: args.screenshot });
 } finally {
   await browser.close();
@@ -81,6 +102,10 @@ async function talk(page) {
   } catch (error) {
     console_.push(`wait: ${error.message.split("\n")[0]}`); // the test says what is missing
   }
+  return await pageState(page);
+}
+
+async function pageState(page) {
   return await page.evaluate(() => ({
     ...window.metahumanPage,
     mouthRy: Number(document.getElementById("mouth").getAttribute("ry")),

@@ -106,9 +106,13 @@ def screenshot_path(tmp_path: Path, name: str) -> Path:
     return folder / f"{name}.png"
 
 
+TOKEN = "page-token"
+
+
 @pytest.fixture
 async def server() -> AsyncIterator[RunningServer]:
-    running = await RunningServer(make_config(), make_registry()).start()
+    """The real server with the embedded providers; it wants a token (the page sends it)."""
+    running = await RunningServer(make_config(tokens=frozenset({TOKEN})), make_registry()).start()
     try:
         yield running
     finally:
@@ -136,7 +140,7 @@ async def test_kiosk_page_hears_the_microphone_and_plays_the_reply(
 ) -> None:
     wav = padded_wav(tmp_path / "question.wav", before_s=1.0, after_s=4.0)
     shot = screenshot_path(tmp_path, "kiosk")
-    url = f"{server.url}/?autostart=1&sessionId={new_session_id('kiosk')}"
+    url = f"{server.url}/?autostart=1&sessionId={new_session_id('kiosk')}#token={TOKEN}"
     result = await drive(url, wav, shot)
     assert_turn_went_through(result)
     assert result["page"]["mouthRy"] > 2.0  # the mouth is open while the reply plays
@@ -147,12 +151,13 @@ async def test_push_to_talk_with_settings_from_the_form(
     server: RunningServer, tmp_path: Path
 ) -> None:
     # The settings form switches the reply to `stream` (session.update -> session.updated). The
-    # fake microphone starts when the page first asks for it (on the key press): 0.5 s of
-    # silence, the 2.1 s question, then silence; the space bar is held for 3.5 s.
-    wav = padded_wav(tmp_path / "question.wav", before_s=0.5, after_s=6.0)
+    # fake microphone starts when the page first asks for it (on the key press): 1.5 s of
+    # silence (time for the microphone to open), the 2.1 s question, then silence; the space
+    # bar is held for 4.5 s.
+    wav = padded_wav(tmp_path / "question.wav", before_s=1.5, after_s=6.0)
     shot = screenshot_path(tmp_path, "push-to-talk")
-    url = f"{server.url}/?sessionId={new_session_id('ptt')}"
-    result = await drive(url, wav, shot, "--push-to-talk", "3500", "--response-type", "stream")
+    url = f"{server.url}/?sessionId={new_session_id('ptt')}&token={TOKEN}"
+    result = await drive(url, wav, shot, "--push-to-talk", "4500", "--response-type", "stream")
     assert_turn_went_through(result)
     page = result["page"]
     assert page["commits"] == 1
@@ -161,13 +166,33 @@ async def test_push_to_talk_with_settings_from_the_form(
 
 
 async def test_mouth_follows_the_visemes_of_a_delta(server: RunningServer, tmp_path: Path) -> None:
-    url = f"{server.url}/?sessionId={new_session_id('visemes')}"
+    url = f"{server.url}/?sessionId={new_session_id('visemes')}#token={TOKEN}"
     result = await drive(url, None, screenshot_path(tmp_path, "visemes"), "--visemes")
     mouth = result["page"]
     assert mouth is not None, result["console"]
     assert mouth["visemesScheduled"] == 2
     assert mouth["duringAa"] > 15, mouth  # wide open on "aa", though the audio is silent
     assert mouth["duringPP"] < 5, mouth  # shut on "PP"
+
+
+async def test_page_shows_a_refused_token(server: RunningServer, tmp_path: Path) -> None:
+    url = f"{server.url}/?sessionId={new_session_id('refused')}#token=wrong"
+    result = await drive(url, None, screenshot_path(tmp_path, "refused"), "--load-only")
+    page = result["page"]
+    assert page is not None, result["console"]
+    assert page["refused"] == {"sender": "unauthorized", "receiver": "unauthorized"}, page
+    assert page["connected"] == {"sender": False, "receiver": False}, page
+    assert "connection refused (unauthorized)" in page["logText"], page["logText"]
+
+
+async def test_page_shows_a_custom_error(server: RunningServer, tmp_path: Path) -> None:
+    url = f"{server.url}/?sessionId={new_session_id('error')}#token={TOKEN}"
+    shot = screenshot_path(tmp_path, "error")
+    result = await drive(url, None, shot, "--load-only", "--empty-commit")
+    page = result["page"]
+    assert page is not None, result["console"]
+    assert [(e["role"], e["code"]) for e in page["errors"]] == [("sender", "empty_buffer")], page
+    assert "sender error empty_buffer" in page["logText"], page["logText"]
 
 
 async def test_page_assets_and_catalog_are_served(server: RunningServer) -> None:
