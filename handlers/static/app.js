@@ -246,7 +246,8 @@ function settingsUpdate() {
 }
 
 // Every update asks for pcm16 out (the only format the Player plays) and, for server VAD,
-// turn detection by the server.
+// turn detection by the server. (Leaving server VAD does not tell the server yet: the contract
+// will say how turn detection is switched off.)
 function sessionUpdate(fields) {
   const update = { ...fields, outputAudio: { format: "pcm16" } };
   if (turns.mode === "server_vad") update.turnDetection = { type: "server_vad" };
@@ -260,16 +261,24 @@ class Microphone {
   constructor(onChunk) {
     this.onChunk = onChunk;
     this.node = null;
+    this.opening = null; // the first start's promise: later starts wait for the same one
     this.flushed = null;
   }
 
-  async start(targetRate) {
-    if (this.node) return;
+  start(targetRate) {
+    this.opening ||= this.open(targetRate).catch((error) => {
+      this.opening = null; // refused (no device, no permission): the next start asks again
+      throw error;
+    });
+    return this.opening;
+  }
+
+  async open(targetRate) {
     const stream = await navigator.mediaDevices.getUserMedia({
       audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true },
     });
     this.ctx = new AudioContext();
-    await this.ctx.audioWorklet.addModule("/static/capture-worklet.js");
+    await this.ctx.audioWorklet.addModule("static/capture-worklet.js");
     // No outputs: a sink node, which Chromium renders without connecting it to the speakers.
     this.node = new AudioWorkletNode(this.ctx, "pcm-capture", {
       numberOfOutputs: 0,
@@ -466,8 +475,8 @@ let sender = null;
 async function main() {
   $("session").textContent = `session ${page.sessionId}`;
   const [config, contractCatalog] = await Promise.all([
-    fetch("/page-config.json").then((r) => r.json()),
-    fetch("/catalog.json").then((r) => r.json()),
+    fetch("page-config.json").then((r) => r.json()),
+    fetch("catalog.json").then((r) => r.json()),
   ]);
   catalog = contractCatalog;
   setUpSettings();

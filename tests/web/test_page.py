@@ -200,7 +200,7 @@ async def test_page_assets_and_catalog_are_served(server: RunningServer) -> None
         async with http.get(f"{server.url}/") as response:
             assert response.status == 200
             html = await response.text()
-        assert '<script src="/static/vendor/socket.io.min.js">' in html
+        assert '<script src="static/vendor/socket.io.min.js">' in html
         for asset in ("app.js", "capture-worklet.js", "page.css", "vendor/socket.io.min.js"):
             async with http.get(f"{server.url}/static/{asset}") as response:
                 assert response.status == 200, asset
