@@ -60,7 +60,7 @@ def test_tampered_or_foreign_tokens_are_unauthorized() -> None:
     assert refusal(pol, f"{header}.{payload}.{signature[::-1]}", "s", "sender") == "unauthorized"
     # "none" algorithm and a token without the binding claims are refused too.
     unsigned = jwt.encode(
-        {"sessionId": "s", "role": "sender", "exp": time.time() + 60}, None, "none"
+        {"sessionId": "s", "role": "sender", "exp": time.time() + 60}, "", "none"
     )
     assert refusal(pol, unsigned, "s", "sender") == "unauthorized"
     unbound = jwt.encode(
