@@ -59,9 +59,7 @@ def test_tampered_or_foreign_tokens_are_unauthorized() -> None:
     header, payload, signature = good.split(".")
     assert refusal(pol, f"{header}.{payload}.{signature[::-1]}", "s", "sender") == "unauthorized"
     # "none" algorithm and a token without the binding claims are refused too.
-    unsigned = jwt.encode(
-        {"sessionId": "s", "role": "sender", "exp": time.time() + 60}, "", "none"
-    )
+    unsigned = jwt.encode({"sessionId": "s", "role": "sender", "exp": time.time() + 60}, "", "none")
     assert refusal(pol, unsigned, "s", "sender") == "unauthorized"
     unbound = jwt.encode(
         {"iss": "metahuman-ai-chat", "exp": int(time.time()) + 60}, SECRET, "HS256"
