@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-
 EPSILON = 1e-9
 """Slack for float sums: 150 takes of 0.02 must fit a burst of 3.0."""
 
