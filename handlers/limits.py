@@ -1,0 +1,42 @@
+"""Rate limits: a token bucket, used for audio per Sender and events per connection.
+
+A bucket holds at most ``burst`` units and refills at ``rate`` units a second; a request for more
+than it holds is refused and takes nothing. Audio is metered in seconds of audio (a burst of a few
+seconds, then a multiple of real time), events in events.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+EPSILON = 1e-9
+"""Slack for float sums: 150 takes of 0.02 must fit a burst of 3.0."""
+
+
+@dataclass(slots=True)
+class TokenBucket:
+    rate: float
+    """Units added per second."""
+    burst: float
+    """Most units held at once (and held at the start)."""
+    clock: Callable[[], float] = time.monotonic
+    level: float = field(init=False)
+    updated: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.rate <= 0 or self.burst <= 0:
+            raise ValueError("rate and burst must be positive")
+        self.level = self.burst
+        self.updated = self.clock()
+
+    def take(self, units: float) -> bool:
+        """Take ``units`` if the bucket holds them; False (taking nothing) if it does not."""
+        now = self.clock()
+        self.level = min(self.burst, self.level + (now - self.updated) * self.rate)
+        self.updated = now
+        if units > self.level + EPSILON:
+            return False
+        self.level = max(0.0, self.level - units)
+        return True

@@ -1,0 +1,39 @@
+"""The token bucket behind the audio and event rate limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from handlers.limits import TokenBucket
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_burst_then_rate() -> None:
+    clock = Clock()
+    # 3 s of audio as a burst, then 1.5x real time.
+    bucket = TokenBucket(rate=1.5, burst=3.0, clock=clock)
+    assert all(bucket.take(0.02) for _ in range(150))  # 3.0 s sent at once
+    assert not bucket.take(0.02)
+    clock.now += 1.0  # 1.5 s of audio allowed per second of wall time
+    assert sum(bucket.take(0.02) for _ in range(100)) == 75
+    clock.now += 100.0  # never more than the burst
+    assert sum(bucket.take(0.02) for _ in range(1000)) == 150
+
+
+def test_refused_request_takes_nothing() -> None:
+    bucket = TokenBucket(rate=1.0, burst=1.0, clock=Clock())
+    assert not bucket.take(1.5)
+    assert bucket.take(1.0)
+
+
+@pytest.mark.parametrize(("rate", "burst"), [(0, 1), (1, 0), (-1, 1)])
+def test_bad_parameters(rate: float, burst: float) -> None:
+    with pytest.raises(ValueError):
+        TokenBucket(rate=rate, burst=burst)
