@@ -4,10 +4,15 @@ Silero is nearly level-blind: the avatar's reply heard 20 dB down through the ki
 is speech to it, so ``threshold`` and ``min_speech_ms`` alone let the avatar interrupt itself. The
 server knows what the avatar says (it sent that audio), so the guard compares levels: while the
 avatar is playing, a microphone frame counts as speech only if it is louder than the loudest echo
-that the reference audio could explain, that is louder than the reference's level within the last
-``max_delay_ms`` (the echo's delay: network, playback buffer, room) plus ``echo_gain_db`` (how
-much quieter the echo is at most) plus ``margin_db``. A person talking over the avatar near the
-microphone is far louder than its echo, so barge-in still works; a quiet echo is ignored.
+that the reference audio could explain, that is louder than the reference's loudest frame within
+the last ``max_delay_ms`` (the echo's delay: network, playback buffer, room, unknown to us) plus
+the echo's gain plus ``margin_db``. The gain (how much quieter the echo is than what we sent) is
+learnt while the avatar plays: the ``GAIN_PERCENTILE`` th percentile, over the last
+``LEARN_FRAMES`` frames with reference audio, of the microphone's level less that loudest reference
+level (``echo_gain_db`` until enough frames are in). A high percentile follows the echo's loud
+frames, not its pauses or the time before it arrives, yet ignores the few frames of a person
+starting to talk over the avatar, who near the microphone is louder than the echo: so barge-in
+still works, and the echo is ignored.
 
 Pure and single-threaded except ``play``: the event loop places the reference audio on the input
 stream's timeline (``at_ms``: the input audio time at which that audio starts playing), the worker
@@ -24,6 +29,12 @@ import numpy as np
 from handlers.vad.turns import FRAME_MS
 
 SILENT_DB = -100.0
+ACTIVE_REFERENCE_DB = -45.0
+"""Reference frames quieter than this teach nothing about the echo's gain."""
+LEARN_FRAMES = 94
+"""About 3 s of frames: the window of the learnt echo gain."""
+MIN_LEARNT_FRAMES = 16
+GAIN_PERCENTILE = 70.0
 
 
 def level_db(samples: np.ndarray) -> float:
@@ -38,10 +49,11 @@ class EchoGuard:
     """Gates speech probabilities of frames that the avatar's known output can explain."""
 
     def __init__(
-        self, *, echo_gain_db: float = -10.0, margin_db: float = 6.0, max_delay_ms: int = 400
+        self, *, echo_gain_db: float = -10.0, margin_db: float = 4.5, max_delay_ms: int = 400
     ) -> None:
         self.echo_gain_db = echo_gain_db
         self.margin_db = margin_db
+        self._observed_gains: deque[float] = deque(maxlen=LEARN_FRAMES)
         self.max_delay_frames = max(1, -(-max_delay_ms // FRAME_MS))
         self._incoming: deque[tuple[bytes, int, int]] = deque()
         self._reference_db: dict[int, float] = {}
@@ -65,25 +77,32 @@ class EchoGuard:
                 level = level_db(samples[start : start + per_frame])
                 self._reference_db[frame] = max(level, self._reference_db.get(frame, SILENT_DB))
 
-    def echo_ceiling_db(self, frame: int) -> float:
-        """The loudest echo the reference can explain in input frame ``frame``."""
+    def loudest_reference_db(self, frame: int) -> float:
+        """The loudest reference frame whose echo may reach input frame ``frame``."""
         self._absorb()
-        loudest = max(
-            (self._reference_db.get(frame - delay, SILENT_DB) for delay in self._window()),
-            default=SILENT_DB,
+        reference = self._reference_db
+        return max(
+            reference.get(frame - delay, SILENT_DB) for delay in range(self.max_delay_frames + 1)
         )
-        if loudest <= SILENT_DB:
-            return SILENT_DB
-        return loudest + self.echo_gain_db + self.margin_db
 
-    def _window(self) -> range:
-        return range(self.max_delay_frames + 1)
+    @property
+    def gain_db(self) -> float:
+        """The echo's gain: learnt, or ``echo_gain_db`` until enough frames have been heard."""
+        if len(self._observed_gains) < MIN_LEARNT_FRAMES:
+            return self.echo_gain_db
+        observed = np.fromiter(self._observed_gains, dtype=np.float64)
+        return float(np.percentile(observed, GAIN_PERCENTILE))
 
     def gate(self, frame: int, probability: float, input_db: float) -> float:
         """The probability to give the turn detector for input frame ``frame`` (worker side)."""
-        ceiling = self.echo_ceiling_db(frame)
+        loudest = self.loudest_reference_db(frame)
         self._forget_before(frame - self.max_delay_frames)
-        if ceiling > SILENT_DB and input_db <= ceiling:
+        if loudest <= SILENT_DB:
+            return probability
+        ceiling = loudest + self.gain_db + self.margin_db
+        if loudest > ACTIVE_REFERENCE_DB:
+            self._observed_gains.append(input_db - loudest)
+        if input_db <= ceiling:
             self.gated_frames += 1
             return 0.0
         return probability

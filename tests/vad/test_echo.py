@@ -1,0 +1,87 @@
+"""The echo guard: the avatar's reply heard by the Sender's microphone starts no turn; a person
+talking over it still does. Measured with the real model on the repository's speech."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from handlers.vad import EchoGuard, SpeechStarted, TurnEvent, VadEngine
+from handlers.vad.echo import SILENT_DB, level_db
+from tests.vad.signals import RATE, chunks, noise, pcm16, speech_fixtures
+
+FIXTURES = {fixture.name: fixture for fixture in speech_fixtures()}
+AVATAR = FIXTURES["tell_me_about_the_history_of.wav"]
+PERSON = FIXTURES["what_is_the_weather_like_today.wav"]
+PLAY_AT_MS = 1000
+
+
+@pytest.fixture(scope="module")
+def engine() -> VadEngine:
+    return VadEngine()
+
+
+def microphone(echo_db: float, delay_ms: int, person_at_s: float | None) -> np.ndarray:
+    """Low room noise, the avatar's reply ``echo_db`` down arriving ``delay_ms`` after it was
+    played, and optionally a person talking (at the reply's own level) from ``person_at_s``."""
+    total_s = PLAY_AT_MS / 1000 + AVATAR.samples.size / RATE + 2.0
+    mic = noise(total_s, -60.0, seed=7)
+    start = (PLAY_AT_MS + delay_ms) * RATE // 1000
+    mic[start : start + AVATAR.samples.size] += AVATAR.samples * 10 ** (echo_db / 20)
+    if person_at_s is not None:
+        at = round(person_at_s * RATE)
+        mic[at : at + PERSON.samples.size] += PERSON.samples
+    return mic
+
+
+def starts(engine: VadEngine, mic: np.ndarray, guard: EchoGuard | None) -> list[SpeechStarted]:
+    events: list[TurnEvent] = []
+    stream = engine.open_stream(RATE, events.extend, guard=guard)
+    if guard is not None:
+        guard.play(pcm16(AVATAR.samples), RATE, PLAY_AT_MS)
+    for chunk in chunks(pcm16(mic)):
+        stream.push(chunk)
+        engine.process_pending()
+    return [event for event in events if isinstance(event, SpeechStarted)]
+
+
+@pytest.mark.parametrize("echo_db", [-30.0, -20.0, -10.0, -6.0])
+@pytest.mark.parametrize("delay_ms", [60, 150, 350])
+def test_the_avatars_echo_starts_no_turn(engine: VadEngine, echo_db: float, delay_ms: int) -> None:
+    mic = microphone(echo_db, delay_ms, person_at_s=None)
+    # Without the guard the echo does start a turn: Silero hears speech at any level.
+    assert len(starts(engine, mic, guard=None)) >= 1
+    guard = EchoGuard()
+    assert starts(engine, mic, guard) == []
+    assert guard.gated_frames > 0
+
+
+@pytest.mark.parametrize("echo_db", [-30.0, -20.0, -10.0, -6.0])
+def test_a_person_talking_over_the_avatar_still_starts_a_turn(
+    engine: VadEngine, echo_db: float
+) -> None:
+    person_at_s = 2.5
+    started = starts(engine, microphone(echo_db, 150, person_at_s), EchoGuard())
+    assert len(started) == 1
+    onset_ms = person_at_s * 1000 + PERSON.start_ms
+    assert abs(started[0].audio_start_ms - onset_ms) <= 160
+    # Confirmed within min_speech_ms (250) and a few frames of the person's first word.
+    assert started[0].detected_ms - onset_ms <= 250 + 4 * 32
+
+
+def test_the_guard_lets_everything_through_when_the_avatar_is_silent() -> None:
+    guard = EchoGuard()
+    assert guard.gate(10, 0.9, -30.0) == 0.9
+    guard.play(np.zeros(RATE, dtype="<i2").tobytes(), RATE, 0)
+    assert guard.gate(20, 0.9, -30.0) == 0.9
+    # A played frame makes quieter input frames within the delay window echo, not speech.
+    guard.play(pcm16(AVATAR.samples), RATE, 2000)
+    frame = 2000 // 32 + 40
+    assert guard.gate(frame, 0.9, guard.loudest_reference_db(frame) - 30.0) == 0.0
+    assert guard.gate(frame, 0.9, guard.loudest_reference_db(frame) + 10.0) == 0.9
+
+
+def test_level_db() -> None:
+    assert level_db(np.zeros(512, dtype=np.float32)) == SILENT_DB
+    assert level_db(np.ones(512, dtype=np.float32)) == pytest.approx(0.0)
+    assert level_db(np.full(512, 0.1, dtype=np.float32)) == pytest.approx(-20.0)
