@@ -190,6 +190,8 @@ class VadEngine:
         self._thread: threading.Thread | None = None
         self.frames_processed = 0
         self.model_calls = 0
+        self.worker_cpu_s = 0.0
+        """CPU time the worker thread has spent in passes (for metrics: VAD cost per session)."""
 
     def open_stream(
         self,
@@ -229,8 +231,9 @@ class VadEngine:
             if self._stopping:
                 return
             self._wake.clear()
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.thread_time()
             self.process_pending()
+            self.worker_cpu_s += time.thread_time() - cpu
             rest = self.tick_s - (time.perf_counter() - started)
             if rest > 0:
                 time.sleep(rest)

@@ -12,9 +12,11 @@ against the true bounds of the speech it fed, and the server can cut the utteran
   of the avatar's echo) neither start a turn nor interrupt. ``SpeechStarted`` then reports the
   onset, back-dated to the first speech frame, and where the utterance's audio begins
   (``prefix_padding_ms`` earlier, never before the previous turn's end).
-- ``silence_duration_ms`` of non-speech after a turn's speech ends it: ``SpeechStopped`` (with
-  the end of the last speech frame) and ``Commit`` come out together, on the frame that completes
-  the silence.
+- ``silence_duration_ms`` of non-speech after a turn's speech ends it: ``SpeechStopped`` and
+  ``Commit`` come out together, on the frame that completes the silence. Silero's probability
+  stays up for a frame or two after the last word (on the repository's speech the last speech
+  frame ends 56-84 ms after the words do), so the speech is taken to end ``MODEL_LAG_MS`` before
+  the end of its last speech frame, and the silence is counted from there.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ FRAME_MS = 32
 
 HYSTERESIS = 0.15
 """Once speaking, speech continues down to ``threshold - HYSTERESIS`` (Silero's neg_threshold)."""
+
+MODEL_LAG_MS = FRAME_MS
+"""How long after the words end Silero still says speech, at least (see the module's doc)."""
 
 CANDIDATE_GAP_MS = 96
 """Before a turn has started, a gap longer than this discards the speech counted so far, so
@@ -70,7 +75,7 @@ class SpeechStopped:
     """The turn's speech ended ``silence_duration_ms`` ago."""
 
     audio_end_ms: int
-    """End of the last speech frame."""
+    """End of the speech: the end of its last speech frame less ``MODEL_LAG_MS``."""
     utterance_start_ms: int
     detected_ms: int
 
@@ -100,7 +105,6 @@ class TurnDetector:
         self._voiced_frames = 0
         self._gap_frames = 0
         self._last_voiced_end = 0
-        self._silence_frames = 0
         self._utterance_start_ms = 0
         self._floor_ms = 0
         """No utterance's audio begins before this (the end of the previous one)."""
@@ -126,7 +130,6 @@ class TurnDetector:
         self._onset_frame = -1
         self._voiced_frames = 0
         self._gap_frames = 0
-        self._silence_frames = 0
         self._floor_ms = self.now_ms
 
     def update(self, probability: float) -> list[TurnEvent]:
@@ -153,19 +156,16 @@ class TurnDetector:
         if self._onset_frame < 0 or self._voiced_frames * FRAME_MS < self.settings.min_speech_ms:
             return []
         self._speaking = True
-        self._silence_frames = 0
-        self._last_voiced_end = self.now_ms
+        self._last_voiced_end = self.now_ms - MODEL_LAG_MS
         onset_ms = self._onset_frame * FRAME_MS
         self._utterance_start_ms = max(onset_ms - self.settings.prefix_padding_ms, self._floor_ms)
         return [SpeechStarted(onset_ms, self._utterance_start_ms, self.now_ms)]
 
     def _while_speaking(self) -> list[TurnEvent]:
         if self._voiced:
-            self._silence_frames = 0
-            self._last_voiced_end = self.now_ms
+            self._last_voiced_end = self.now_ms - MODEL_LAG_MS
             return []
-        self._silence_frames += 1
-        if self._silence_frames * FRAME_MS < self.settings.silence_duration_ms:
+        if self.now_ms - self._last_voiced_end < self.settings.silence_duration_ms:
             return []
         end_ms, start_ms, now_ms = self._last_voiced_end, self._utterance_start_ms, self.now_ms
         self.reset()

@@ -65,8 +65,8 @@ def assert_one_turn(events: list[TurnEvent], start_ms: float, end_ms: float) -> 
     assert isinstance(started, SpeechStarted) and isinstance(stopped, SpeechStopped)
     assert isinstance(commit, Commit)
     assert abs(started.audio_start_ms - start_ms) <= 2 * FRAME_MS
-    # Silero's probability falls a frame or two after the last word: the end is a little late.
-    assert -FRAME_MS <= stopped.audio_end_ms - end_ms <= 4 * FRAME_MS
+    # Within a frame early or three late (Silero hears the fading tail in -50 dB noise longer).
+    assert -FRAME_MS <= stopped.audio_end_ms - end_ms <= 3 * FRAME_MS
     assert commit.audio_end_ms == stopped.audio_end_ms
     assert commit.utterance_start_ms == started.audio_start_ms - 300
     # Committed once silence_duration_ms (500) has passed, within one frame.

@@ -6,6 +6,7 @@ import pytest
 
 from handlers.vad.turns import (
     FRAME_MS,
+    MODEL_LAG_MS,
     Commit,
     SpeechStarted,
     SpeechStopped,
@@ -34,10 +35,12 @@ def test_a_turn_starts_after_min_speech_and_commits_after_the_silence() -> None:
     # 250 ms is 7.8 frames: the 8th speech frame (index 27) confirms the turn.
     assert started_at == 27
     assert started == SpeechStarted(20 * FRAME_MS, 20 * FRAME_MS - 300, 28 * FRAME_MS)
-    # 500 ms is 15.6 frames: the 16th quiet frame (index 65) completes the silence.
-    assert stopped_at == commit_at == 65
-    assert stopped == SpeechStopped(50 * FRAME_MS, 20 * FRAME_MS - 300, 66 * FRAME_MS)
-    assert commit == Commit(20 * FRAME_MS - 300, 50 * FRAME_MS, 66 * FRAME_MS)
+    # The speech is taken to end a frame (the model's lag) before its last speech frame does;
+    # 500 ms from there is 15.6 frames: the 15th quiet frame (index 64) completes the silence.
+    end_ms = 50 * FRAME_MS - MODEL_LAG_MS
+    assert stopped_at == commit_at == 64
+    assert stopped == SpeechStopped(end_ms, 20 * FRAME_MS - 300, 65 * FRAME_MS)
+    assert commit == Commit(20 * FRAME_MS - 300, end_ms, 65 * FRAME_MS)
     assert not detector.speaking
 
 
@@ -62,9 +65,9 @@ def test_hysteresis_keeps_a_turn_going_between_release_and_start_thresholds() ->
     settings = TurnSettings(threshold=0.5, silence_duration_ms=100)
     detector = TurnDetector(settings)
     # 0.4 is below the start threshold but above the release one (0.35): speech continues.
-    events = feed(detector, [SPEECH] * 10 + [0.4] * 10 + [QUIET] * 4)
+    events = feed(detector, [SPEECH] * 10 + [0.4] * 10 + [QUIET] * 3)
     assert [type(e) for _, e in events] == [SpeechStarted, SpeechStopped, Commit]
-    assert events[1][1] == SpeechStopped(20 * FRAME_MS, 0, 24 * FRAME_MS)
+    assert events[1][1] == SpeechStopped(20 * FRAME_MS - MODEL_LAG_MS, 0, 23 * FRAME_MS)
     # ...but 0.4 does not start one.
     assert feed(TurnDetector(settings), [0.4] * 30) == []
 
@@ -72,7 +75,7 @@ def test_hysteresis_keeps_a_turn_going_between_release_and_start_thresholds() ->
 def test_prefix_padding_never_reaches_before_the_previous_turn() -> None:
     settings = TurnSettings(prefix_padding_ms=300, silence_duration_ms=100, min_speech_ms=0)
     detector = TurnDetector(settings)
-    first = feed(detector, [SPEECH] * 5 + [QUIET] * 4)
+    first = feed(detector, [SPEECH] * 5 + [QUIET] * 3)
     assert isinstance(first[-1][1], Commit)
     committed_at = first[-1][1].detected_ms
     second = feed(detector, [QUIET] * 2 + [SPEECH])
@@ -95,7 +98,7 @@ def test_configure_applies_to_the_next_frames() -> None:
     detector = TurnDetector(TurnSettings(silence_duration_ms=500))
     feed(detector, [SPEECH] * 10)
     detector.configure(TurnSettings(silence_duration_ms=96))
-    events = feed(detector, [QUIET] * 3)
+    events = feed(detector, [QUIET] * 2)
     assert [type(e) for _, e in events] == [SpeechStopped, Commit]
 
 
