@@ -8,7 +8,10 @@
   session, the event loop's cost per append, end of speech -> ``SpeechStopped`` / ``Commit``
   arriving on the loop (p50/p95/p99; target ``silence_duration_ms`` + 100 ms), and the decision
   delay (event on the loop - when the audio that decided it was appended; what VAD adds);
-- false starts: turns started by silence and by noise-only audio (target 0).
+- false starts: turns started by silence and by noise-only audio (target 0);
+- echo: turns started by the avatar's own reply heard by the microphone (at several levels and
+  delays), without and with the echo guard (target 0 with it), and how soon a person talking
+  over the reply at its level is heard with the guard on (onset -> ``SpeechStarted``).
 """
 
 from __future__ import annotations
@@ -24,9 +27,25 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bench.common import JSON, machine, summary_ms, today, write_json
-from handlers.vad import Commit, SpeechStarted, SpeechStopped, TurnEvent, TurnSettings, VadEngine
-from tests.vad.signals import RATE, chunks, noise, pcm16, silence, speech_fixtures
+from bench.common import (
+    JSON,
+    cpu_seconds,
+    machine,
+    summary_ms,
+    system_busy_seconds,
+    today,
+    write_json,
+)
+from handlers.vad import (
+    Commit,
+    EchoGuard,
+    SpeechStarted,
+    SpeechStopped,
+    TurnEvent,
+    TurnSettings,
+    VadEngine,
+)
+from tests.vad.signals import RATE, chunks, noise, pcm16, silence, speech_fixtures, with_echo
 
 CHUNK_MS = 20
 SETTINGS = TurnSettings()
@@ -137,7 +156,8 @@ async def realtime(sessions: int, seconds: float, looped: list[Pattern]) -> JSON
     ticks = int(seconds * 1000 / CHUNK_MS)
     push_s = 0.0
     started = time.perf_counter()
-    cpu_before = engine.worker_cpu_s
+    cpu_before, frames_before = engine.worker_cpu_s, engine.frames_processed
+    busy_before, own_before = system_busy_seconds(), cpu_seconds()
     for tick in range(ticks):
         due = started + tick * CHUNK_MS / 1000
         delay = due - time.perf_counter()
@@ -152,8 +172,10 @@ async def realtime(sessions: int, seconds: float, looped: list[Pattern]) -> JSON
                 stream.push(pieces[index % len(pieces)])
         push_s += time.perf_counter() - before
     wall = time.perf_counter() - started
+    others_busy = (system_busy_seconds() - busy_before - (cpu_seconds() - own_before)) / wall
     await asyncio.sleep(1.0)  # let the last decisions arrive
     worker_cpu = engine.worker_cpu_s - cpu_before
+    frames = engine.frames_processed - frames_before
     engine.close()
 
     def wall_at(state: Session, audio_ms: float) -> float:
@@ -188,7 +210,10 @@ async def realtime(sessions: int, seconds: float, looped: list[Pattern]) -> JSON
         "starts": sum(len(state.starts) for state in states),
         "false_starts": unmatched,
         "worker_cores": round(worker_cpu / wall, 3),
-        "worker_cpu_per_session_pct": round(worker_cpu / audio_s * 100, 3),
+        "other_processes_cores": round(others_busy, 2),
+        # Per frame the worker did run (it may not have kept up with all that was pushed).
+        "worker_cpu_per_session_pct": round(worker_cpu / max(1, frames) / 0.032 * 100, 3),
+        "frames_behind_at_end": max(0, int(audio_s / 0.032) - frames),
         "loop_us_per_append": round(push_s / max(1, audio_s / 0.02) * 1e6, 2),
         "end_to_speech_stopped_ms": summary_ms(stop_latency),
         "end_to_commit_ms": summary_ms(commit_latency),
@@ -224,6 +249,55 @@ def false_starts(quick: bool, log: Callable[[str], None]) -> JSON:
     return {"seconds": seconds, "starts": results, "total": sum(results.values())}
 
 
+# -- echo --------------------------------------------------------------------------------------
+
+
+def started(engine: VadEngine, mic: np.ndarray, guard: EchoGuard | None) -> list[SpeechStarted]:
+    events: list[TurnEvent] = []
+    stream = engine.open_stream(RATE, events.extend, guard=guard)
+    for piece in chunks(pcm16(mic), CHUNK_MS):
+        stream.push(piece)
+        engine.process_pending()
+    return [event for event in events if isinstance(event, SpeechStarted)]
+
+
+def echo(log: Callable[[str], None]) -> JSON:
+    fixtures = {speech.name: speech for speech in speech_fixtures()}
+    reply = fixtures["tell_me_about_the_history_of.wav"]
+    person = fixtures["what_is_the_weather_like_today.wav"]
+    engine = VadEngine()
+    played_at_ms, person_at_s = 1000, 2.5
+    rows = []
+    for echo_db in (-30.0, -20.0, -10.0, -6.0):
+        unguarded = guarded = 0
+        for delay_ms in (60, 150, 350):
+            mic = with_echo(reply.samples, echo_db, delay_ms, played_at_ms)
+            unguarded += len(started(engine, mic, None))
+            guard = EchoGuard()
+            guard.play(pcm16(reply.samples), RATE, played_at_ms)
+            guarded += len(started(engine, mic, guard))
+        guard = EchoGuard()
+        guard.play(pcm16(reply.samples), RATE, played_at_ms)
+        mic = with_echo(reply.samples, echo_db, 150, played_at_ms, person.samples, person_at_s)
+        heard = started(engine, mic, guard)
+        onset_ms = person_at_s * 1000 + person.start_ms
+        barge_in_ms = round(heard[0].detected_ms - onset_ms) if len(heard) == 1 else None
+        rows.append(
+            {
+                "echo_db": echo_db,
+                "starts_without_guard": unguarded,
+                "starts_with_guard": guarded,
+                "barge_in_heard_after_ms": barge_in_ms,
+            }
+        )
+        log(
+            f"  echo {echo_db:+.0f} dB, delays 60/150/350 ms: {unguarded} turns started by the"
+            f" echo without the guard, {guarded} with it; a person talking over it heard"
+            f" {barge_in_ms} ms after their onset (None: not heard)"
+        )
+    return {"rows": rows}
+
+
 # -- the suite ---------------------------------------------------------------------------------
 
 
@@ -232,6 +306,8 @@ async def run(quick: bool, log: Callable[[str], None]) -> JSON:
     frame_costs = cost(quick, log)
     log("False starts:")
     spurious = false_starts(quick, log)
+    log("Echo of the avatar's reply (guard: EchoGuard defaults):")
+    echoes = echo(log)
     looped = patterns(seed=5)
     steps = [50, 150] if quick else [50, 150, 300, 600]
     seconds = 8.0 if quick else 20.0
@@ -246,7 +322,8 @@ async def run(quick: bool, log: Callable[[str], None]) -> JSON:
             f" {row['frames_per_model_call']} frames/call), loop {row['loop_us_per_append']} us"
             f" per append; end -> commit p50 {commit['p50']} / p95 {commit['p95']} / p99"
             f" {commit['p99']} ms (target {TARGET_MS}); decision delay p99 {delay['p99']} ms;"
-            f" {row['turns']} turns, {row['starts']} starts ({row['false_starts']} not at words)"
+            f" {row['turns']} turns, {row['starts']} starts ({row['false_starts']} not at words);"
+            f" other processes kept {row['other_processes_cores']} cores busy"
         )
     held = [
         row["sessions"]
@@ -258,6 +335,7 @@ async def run(quick: bool, log: Callable[[str], None]) -> JSON:
         "target_ms": TARGET_MS,
         "cost": frame_costs,
         "false_starts": spurious,
+        "echo": echoes,
         "realtime": realtime_rows,
         "most_sessions_held": max(held, default=0),
     }
@@ -289,6 +367,20 @@ def vad_rows(run_data: JSON) -> list[tuple[str, str, str, str, str, str]]:
             date,
         ),
     ]
+    echo_rows = data["echo"]["rows"]
+    heard = [row["barge_in_heard_after_ms"] for row in echo_rows]
+    rows.append(
+        (
+            "Server VAD echo guard: turns started by the avatar's reply heard at -30..-6 dB",
+            f"{sum(row['starts_with_guard'] for row in echo_rows)} with the guard"
+            f" ({sum(row['starts_without_guard'] for row in echo_rows)} without); a person"
+            f" talking over it heard after {heard} ms",
+            "0",
+            "yes" if all(row["starts_with_guard"] == 0 for row in echo_rows) else "**no**",
+            stamp,
+            date,
+        )
+    )
     for row in data["realtime"]:
         commit = row["end_to_commit_ms"]
         rows.append(

@@ -76,3 +76,24 @@ def chunks(pcm: bytes, chunk_ms: int = 20, rate: int = RATE) -> list[bytes]:
     """``pcm`` cut into the Sender's appends."""
     size = rate * chunk_ms // 1000 * 2
     return [pcm[start : start + size] for start in range(0, len(pcm), size)]
+
+
+def with_echo(
+    reply: Samples,
+    echo_db: float,
+    delay_ms: int,
+    played_at_ms: int,
+    person: Samples | None = None,
+    person_at_s: float = 0.0,
+) -> Samples:
+    """What the Sender's microphone hears: low room noise, the avatar's ``reply`` ``echo_db``
+    down arriving ``delay_ms`` after it was played at ``played_at_ms``, and optionally a
+    ``person`` talking (at their own level) from ``person_at_s``."""
+    total_s = played_at_ms / 1000 + reply.size / RATE + 2.0
+    mic = noise(total_s, -60.0, seed=7)
+    start = (played_at_ms + delay_ms) * RATE // 1000
+    mic[start : start + reply.size] += reply * 10 ** (echo_db / 20)
+    if person is not None:
+        at = round(person_at_s * RATE)
+        mic[at : at + person.size] += person
+    return mic

@@ -8,7 +8,7 @@ import pytest
 
 from handlers.vad import EchoGuard, SpeechStarted, TurnEvent, VadEngine
 from handlers.vad.echo import SILENT_DB, level_db
-from tests.vad.signals import RATE, chunks, noise, pcm16, speech_fixtures
+from tests.vad.signals import RATE, chunks, pcm16, speech_fixtures, with_echo
 
 FIXTURES = {fixture.name: fixture for fixture in speech_fixtures()}
 AVATAR = FIXTURES["tell_me_about_the_history_of.wav"]
@@ -22,16 +22,10 @@ def engine() -> VadEngine:
 
 
 def microphone(echo_db: float, delay_ms: int, person_at_s: float | None) -> np.ndarray:
-    """Low room noise, the avatar's reply ``echo_db`` down arriving ``delay_ms`` after it was
-    played, and optionally a person talking (at the reply's own level) from ``person_at_s``."""
-    total_s = PLAY_AT_MS / 1000 + AVATAR.samples.size / RATE + 2.0
-    mic = noise(total_s, -60.0, seed=7)
-    start = (PLAY_AT_MS + delay_ms) * RATE // 1000
-    mic[start : start + AVATAR.samples.size] += AVATAR.samples * 10 ** (echo_db / 20)
-    if person_at_s is not None:
-        at = round(person_at_s * RATE)
-        mic[at : at + PERSON.samples.size] += PERSON.samples
-    return mic
+    """The avatar's reply as echo, and a person talking at its level from ``person_at_s``."""
+    if person_at_s is None:
+        return with_echo(AVATAR.samples, echo_db, delay_ms, PLAY_AT_MS)
+    return with_echo(AVATAR.samples, echo_db, delay_ms, PLAY_AT_MS, PERSON.samples, person_at_s)
 
 
 def starts(engine: VadEngine, mic: np.ndarray, guard: EchoGuard | None) -> list[SpeechStarted]:
