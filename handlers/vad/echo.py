@@ -45,6 +45,13 @@ def level_db(samples: np.ndarray) -> float:
     return max(10.0 * math.log10(power), SILENT_DB) if power > 0 else SILENT_DB
 
 
+def levels_db(frames: np.ndarray) -> list[float]:
+    """``level_db`` of each row of ``frames`` (one numpy pass for a stream's frames)."""
+    power = np.mean(np.square(frames, dtype=np.float64), axis=1)
+    levels = 10.0 * np.log10(np.maximum(power, 1e-10))
+    return np.maximum(levels, SILENT_DB).tolist()  # type: ignore[no-any-return]
+
+
 class EchoGuard:
     """Gates speech probabilities of frames that the avatar's known output can explain."""
 

@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import soxr
 
-from handlers.vad.echo import EchoGuard, level_db
+from handlers.vad.echo import EchoGuard, levels_db
 from handlers.vad.turns import TurnDetector, TurnEvent, TurnSettings
 
 MODEL_PATH = Path(__file__).resolve().parent / "data" / "silero_vad.onnx"
@@ -151,11 +151,13 @@ class VadStream:
         if self.probabilities is not None:
             self.probabilities.extend(probabilities)
         events: list[TurnEvent] = []
-        for frame, probability in zip(frames, probabilities, strict=True):
-            gated = probability
-            if self.guard is not None:
-                gated = self.guard.gate(self.detector.frames, probability, level_db(frame))
-            events.extend(self.detector.update(gated))
+        if self.guard is None:
+            for probability in probabilities:
+                events.extend(self.detector.update(probability))
+        else:
+            for level, probability in zip(levels_db(frames), probabilities, strict=True):
+                gated = self.guard.gate(self.detector.frames, probability, level)
+                events.extend(self.detector.update(gated))
         if events and not self._closed:
             if self._loop is None:
                 self._on_events(events)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from handlers.vad import EchoGuard, SpeechStarted, TurnEvent, VadEngine
-from handlers.vad.echo import SILENT_DB, level_db
+from handlers.vad.echo import SILENT_DB, level_db, levels_db
 from tests.vad.signals import RATE, chunks, pcm16, speech_fixtures, with_echo
 
 FIXTURES = {fixture.name: fixture for fixture in speech_fixtures()}
@@ -79,3 +79,10 @@ def test_level_db() -> None:
     assert level_db(np.zeros(512, dtype=np.float32)) == SILENT_DB
     assert level_db(np.ones(512, dtype=np.float32)) == pytest.approx(0.0)
     assert level_db(np.full(512, 0.1, dtype=np.float32)) == pytest.approx(-20.0)
+
+
+def test_levels_db_matches_level_db_row_by_row() -> None:
+    frames = np.stack([np.zeros(512), np.full(512, 0.1), np.linspace(-1, 1, 512)])
+    frames = frames.astype(np.float32)
+    expected = [level_db(row) for row in frames]
+    assert levels_db(frames) == pytest.approx(expected, abs=1e-6)
