@@ -14,9 +14,9 @@ frames, not its pauses or the time before it arrives, yet ignores the few frames
 starting to talk over the avatar, who near the microphone is louder than the echo: so barge-in
 still works, and the echo is ignored.
 
-Pure and single-threaded except ``play``: the event loop places the reference audio on the input
-stream's timeline (``at_ms``: the input audio time at which that audio starts playing), the worker
-thread turns it into levels when it next needs them.
+Pure and single-threaded except ``play`` and ``stop``: the event loop tells it the audio it sends
+to the Receivers (and when a reply is cut short), placed on the input stream's timeline (input
+audio time, ``VadStream.pushed_ms``); the worker thread turns it into levels when it needs them.
 """
 
 from __future__ import annotations
@@ -63,22 +63,41 @@ class EchoGuard:
         self._observed_gains: deque[float] = deque(maxlen=LEARN_FRAMES)
         self.max_delay_frames = max(1, -(-max_delay_ms // FRAME_MS))
         self._incoming: deque[tuple[bytes, int, int]] = deque()
+        """(PCM16, sample rate, input ms it starts at); empty PCM: the avatar stopped there."""
+        self._queued_until_ms = 0
         self._reference_db: dict[int, float] = {}
         self.gated_frames = 0
         """Frames whose speech probability the guard zeroed (for tests and metrics)."""
 
-    def play(self, pcm: bytes, sample_rate: int, at_ms: int) -> None:
-        """The avatar plays ``pcm`` (PCM16 mono) from input time ``at_ms`` on (event loop side)."""
+    def play(self, pcm: bytes, sample_rate: int, now_ms: int) -> int:
+        """The avatar was sent ``pcm`` (PCM16 mono) at input time ``now_ms`` (event loop side).
+
+        A Receiver plays what it gets back to back, so the audio is placed right after what is
+        still queued, or at ``now_ms`` when nothing is. Returns where it was placed (input ms).
+        """
+        at_ms = max(now_ms, self._queued_until_ms)
         if pcm:
             self._incoming.append((pcm, sample_rate, at_ms))
+            self._queued_until_ms = at_ms + len(pcm) // 2 * 1000 // sample_rate
+        return at_ms
+
+    def stop(self, now_ms: int) -> None:
+        """The avatar stopped at input time ``now_ms`` (reply cancelled): forget what is queued
+        after it; the echo of what was already played stays expected for ``max_delay_ms``."""
+        self._queued_until_ms = min(self._queued_until_ms, now_ms)
+        self._incoming.append((b"", 0, now_ms))
 
     def _absorb(self) -> None:
         while self._incoming:
             pcm, rate, at_ms = self._incoming.popleft()
+            first = round(at_ms / FRAME_MS)
+            if not pcm:
+                for frame in [index for index in self._reference_db if index >= first]:
+                    del self._reference_db[frame]
+                continue
             samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2")
             samples = samples.astype(np.float32) / 32768.0
             per_frame = max(1, rate * FRAME_MS // 1000)
-            first = round(at_ms / FRAME_MS)
             for index, start in enumerate(range(0, samples.size, per_frame)):
                 frame = first + index
                 level = level_db(samples[start : start + per_frame])

@@ -18,6 +18,7 @@ onnxruntime releases the GIL while it computes, so the event loop keeps running 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections import deque
@@ -33,6 +34,7 @@ from handlers.vad.echo import EchoGuard, levels_db
 from handlers.vad.turns import TurnDetector, TurnEvent, TurnSettings
 
 MODEL_PATH = Path(__file__).resolve().parent / "data" / "silero_vad.onnx"
+log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float32]
 EventSink = Callable[[list[TurnEvent]], None]
@@ -63,7 +65,9 @@ class _Work:
 class VadStream:
     """One Sender's input audio under VAD. Push PCM16 from the event loop; events come back there.
 
-    Everything but ``push``, ``configure``, ``guard`` and ``close`` belongs to the worker thread.
+    The event loop calls ``push``, ``configure``, ``reset_turn``, ``close`` and reads
+    ``pushed_ms`` and ``speaking``; ``guard`` has its own loop-side methods; the rest belongs to
+    the worker thread.
     """
 
     def __init__(
@@ -89,6 +93,8 @@ class VadStream:
         self._queued = False
         self._closed = False
         self._pending_settings: TurnSettings | None = None
+        self._reset_pending = False
+        self._pushed_bytes = 0
         self._resampler = (
             None
             if sample_rate in NATIVE_RATES
@@ -104,6 +110,7 @@ class VadStream:
         """Queue PCM16 LE mono at ``sample_rate`` for the worker (cheap: no numpy here)."""
         if self._closed or not pcm:
             return
+        self._pushed_bytes += len(pcm)
         self._inbox.append(pcm)
         if not self._queued:
             self._queued = True
@@ -112,6 +119,22 @@ class VadStream:
     def configure(self, settings: TurnSettings) -> None:
         """New turn parameters, applied by the worker before its next frame of this stream."""
         self._pending_settings = settings
+
+    def reset_turn(self) -> None:
+        """Drop the turn in progress (the Sender committed by hand, or turn detection went off);
+        applied by the worker before its next frame of this stream."""
+        self._reset_pending = True
+
+    @property
+    def pushed_ms(self) -> int:
+        """Input audio time of the end of what was pushed: the timeline of the turn events (and
+        of ``EchoGuard.play``). Turn events lag it by the worker's delay."""
+        return self._pushed_bytes // 2 * 1000 // self.sample_rate
+
+    @property
+    def speaking(self) -> bool:
+        """A turn has started and not ended, as of the last frame the worker ran."""
+        return self.detector.speaking
 
     def close(self) -> None:
         """Stop: audio pushed later is ignored and no more events are sent."""
@@ -148,6 +171,9 @@ class VadStream:
         if self._pending_settings is not None:
             self.detector.configure(self._pending_settings)
             self._pending_settings = None
+        if self._reset_pending:
+            self._reset_pending = False
+            self.detector.reset()
         if self.probabilities is not None:
             self.probabilities.extend(probabilities)
         events: list[TurnEvent] = []
@@ -234,7 +260,13 @@ class VadEngine:
                 return
             self._wake.clear()
             started, cpu = time.perf_counter(), time.thread_time()
-            self.process_pending()
+            try:
+                self.process_pending()
+            except Exception:
+                # A failed model call must not end VAD for every session: log it and carry on.
+                log.exception("VAD pass failed")
+            if self._queue:
+                self._wake.set()
             self.worker_cpu_s += time.thread_time() - cpu
             rest = self.tick_s - (time.perf_counter() - started)
             if rest > 0:
@@ -247,14 +279,27 @@ class VadEngine:
             stream = self._queue.popleft()
             if stream.closed:
                 continue
-            frames = stream._take_frames()
+            try:
+                frames = stream._take_frames()
+            except Exception:
+                self._drop(stream)
+                continue
             if len(frames):
                 work.append(_Work(stream, frames))
         for rate in NATIVE_RATES.values():
             self._infer([item for item in work if item.stream.model is rate], rate)
         for item in work:
-            item.stream._decide(item.frames, item.probabilities)
+            try:
+                item.stream._decide(item.frames, item.probabilities)
+            except Exception:
+                self._drop(item.stream)
         return sum(len(item.frames) for item in work)
+
+    @staticmethod
+    def _drop(stream: VadStream) -> None:
+        """One stream's failure (its audio, its callback) ends that stream, not the others."""
+        log.exception("VAD stream failed; closing it")
+        stream.close()
 
     def _infer(self, work: list[_Work], rate: ModelRate) -> None:
         """Step k runs frame k of every stream that has one, as one batch (state is sequential)."""

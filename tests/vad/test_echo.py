@@ -86,3 +86,18 @@ def test_levels_db_matches_level_db_row_by_row() -> None:
     frames = frames.astype(np.float32)
     expected = [level_db(row) for row in frames]
     assert levels_db(frames) == pytest.approx(expected, abs=1e-6)
+
+
+def test_play_queues_replies_back_to_back_and_stop_drops_the_rest() -> None:
+    guard = EchoGuard(max_delay_ms=64)
+    second = np.full(RATE // 2, 8000, dtype="<i2").tobytes()  # 500 ms, loud
+    assert guard.play(second, RATE, 1000) == 1000
+    # Sent 100 ms later, but the first is still playing: it follows it.
+    assert guard.play(second, RATE, 1100) == 1500
+    # Nothing queued any more: plays when sent.
+    assert guard.play(second, RATE, 5000) == 5000
+    assert guard.loudest_reference_db(1700 // 32) > -20
+    guard.stop(1200)
+    assert guard.loudest_reference_db(1200 // 32) > -20  # played before the stop: echo expected
+    assert guard.loudest_reference_db(1700 // 32) == SILENT_DB  # never played
+    assert guard.play(second, RATE, 1300) == 1300

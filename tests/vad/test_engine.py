@@ -5,6 +5,7 @@ thread delivering events on the event loop."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import numpy as np
 import pytest
@@ -170,5 +171,50 @@ async def test_worker_thread_delivers_events_on_the_loop() -> None:
         stream.push(pcm16(audio))
         await asyncio.sleep(0.2)
         assert len(received) == 3
+    finally:
+        engine.close()
+
+
+def test_reset_turn_drops_the_turn_and_pushed_ms_counts_the_audio(engine: VadEngine) -> None:
+    events: list[TurnEvent] = []
+    stream = engine.open_stream(RATE, events.extend)
+    speech = FIXTURES[0]
+    audio = np.concatenate((silence(1.0), speech.samples, silence(1.5)))
+    pieces = chunks(pcm16(audio))
+    half = len(pieces) // 2  # the middle of the words: a turn is in progress
+    for piece in pieces[:half]:
+        stream.push(piece)
+        engine.process_pending()
+    assert stream.speaking and [type(event) for event in events] == [SpeechStarted]
+    stream.reset_turn()  # the Sender committed by hand
+    for piece in pieces[half:]:
+        stream.push(piece)
+        engine.process_pending()
+    assert not stream.speaking
+    # The rest of the words may start a new turn, but the dropped one is never committed.
+    assert not any(isinstance(event, Commit) and event.audio_end_ms < half * 20 for event in events)
+    assert stream.pushed_ms == round(audio.size / RATE * 1000)
+
+
+def test_a_failing_stream_is_closed_and_the_others_go_on() -> None:
+    engine = VadEngine(tick_s=0.001)
+    events: list[TurnEvent] = []
+    broken = engine.open_stream(RATE, events.extend)
+    healthy = engine.open_stream(RATE, events.extend)
+
+    def fail() -> np.ndarray:
+        raise RuntimeError("boom")
+
+    broken._take_frames = fail  # type: ignore[method-assign]
+    engine.start()
+    try:
+        broken.push(pcm16(silence(0.1)))
+        audio, start_ms, end_ms = padded(FIXTURES[0], None)
+        healthy.push(pcm16(audio))
+        deadline = time.monotonic() + 10
+        while len(events) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert_one_turn(events, start_ms, end_ms)
+        assert broken.closed and not healthy.closed
     finally:
         engine.close()
