@@ -81,7 +81,7 @@ class VadStream:
     ) -> None:
         self.engine = engine
         self.sample_rate = sample_rate
-        self.model = NATIVE_RATES.get(sample_rate, NATIVE_RATES[16000])
+        self.model_rate = NATIVE_RATES.get(sample_rate, NATIVE_RATES[16000])
         self.detector = TurnDetector(settings)
         self.guard = guard
         """Optional echo guard; its reference audio is fed from the event loop (see EchoGuard)."""
@@ -101,7 +101,7 @@ class VadStream:
             else soxr.ResampleStream(sample_rate, 16000, 1, dtype="float32", quality="MQ")
         )
         self._samples: FloatArray = np.zeros(0, dtype=np.float32)
-        self.context: FloatArray = np.zeros(self.model.context, dtype=np.float32)
+        self.context: FloatArray = np.zeros(self.model_rate.context, dtype=np.float32)
         self.state: FloatArray = np.zeros((2, STATE_SIZE), dtype=np.float32)
 
     # -- event loop side -------------------------------------------------------------------------
@@ -153,7 +153,7 @@ class VadStream:
         while self._inbox:
             chunks.append(self._inbox.popleft())
         if not chunks:
-            return np.zeros((0, self.model.frame), dtype=np.float32)
+            return np.zeros((0, self.model_rate.frame), dtype=np.float32)
         pcm = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         pcm = pcm[: len(pcm) - len(pcm) % 2]
         samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
@@ -161,7 +161,7 @@ class VadStream:
             samples = np.asarray(self._resampler.resample_chunk(samples), dtype=np.float32)
         if self._samples.size:
             samples = np.concatenate((self._samples, samples))
-        frame = self.model.frame
+        frame = self.model_rate.frame
         whole = samples.size // frame * frame
         self._samples = samples[whole:].copy()
         return samples[:whole].reshape(-1, frame)
@@ -287,7 +287,7 @@ class VadEngine:
             if len(frames):
                 work.append(_Work(stream, frames))
         for rate in NATIVE_RATES.values():
-            self._infer([item for item in work if item.stream.model is rate], rate)
+            self._infer([item for item in work if item.stream.model_rate is rate], rate)
         for item in work:
             try:
                 item.stream._decide(item.frames, item.probabilities)
