@@ -207,6 +207,8 @@ class VadEngine:
         # One core's worth: the batch is the parallelism, and the event loop needs the other core.
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
+        # Errors only: the model's unused initializers are reported as warnings on every load.
+        options.log_severity_level = 3
         self._model = onnxruntime.InferenceSession(
             str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
         )
