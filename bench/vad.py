@@ -22,7 +22,7 @@ import math
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -301,7 +301,9 @@ def echo(log: Callable[[str], None]) -> JSON:
 # -- the suite ---------------------------------------------------------------------------------
 
 
-async def run(quick: bool, log: Callable[[str], None]) -> JSON:
+async def run(
+    quick: bool, log: Callable[[str], None], session_steps: Sequence[int] | None = None
+) -> JSON:
     log("VAD engine cost per frame (Silero ONNX, one thread):")
     frame_costs = cost(quick, log)
     log("False starts:")
@@ -309,7 +311,7 @@ async def run(quick: bool, log: Callable[[str], None]) -> JSON:
     log("Echo of the avatar's reply (guard: EchoGuard defaults):")
     echoes = echo(log)
     looped = patterns(seed=5)
-    steps = [50, 150] if quick else [50, 150, 300, 600]
+    steps = session_steps or ([50, 150] if quick else [50, 150, 300, 600])
     seconds = 8.0 if quick else 20.0
     realtime_rows = []
     for sessions in steps:
@@ -401,8 +403,11 @@ def vad_rows(run_data: JSON) -> list[tuple[str, str, str, str, str, str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.vad", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer steps, shorter windows")
+    parser.add_argument(
+        "--sessions", type=int, nargs="+", help="real-time steps (default 50 150 300 600)"
+    )
     args = parser.parse_args()
-    result = asyncio.run(run(args.quick, lambda line: print(line, flush=True)))
+    result = asyncio.run(run(args.quick, lambda line: print(line, flush=True), args.sessions))
     name = "vad.quick" if args.quick else "vad"
     run_data = {"name": "vad", "date": today(), "machine": machine(), "quick": args.quick}
     path = write_json(name, {**run_data, "result": result})
