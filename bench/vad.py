@@ -189,13 +189,17 @@ async def realtime(sessions: int, seconds: float, looped: list[Pattern]) -> JSON
     stop_latency: list[float] = []
     commit_latency: list[float] = []
     decision_delay: list[float] = []
-    turns = unmatched = 0
+    turns = 0
+    unmatched: list[JSON] = []
     for state in states:
         loop_ms = len(state.pattern.pcm) / 2 / RATE * 1000
         laps = range(int(seconds * 1000 / loop_ms) + 2)
         true_ends = [end + lap * loop_ms for lap in laps for end in state.pattern.ends_ms]
         true_starts = [start + lap * loop_ms for lap in laps for start in state.pattern.starts_ms]
-        unmatched += sum(abs(nearest(true_starts, heard) - heard) > 250 for heard in state.starts)
+        for heard in state.starts:
+            miss = heard - nearest(true_starts, heard)
+            if abs(miss) > 250:
+                unmatched.append({"audio_start_ms": heard, "from_words_ms": round(miss)})
         for arrived, end_ms in state.stopped:
             stop_latency.append(arrived - wall_at(state, nearest(true_ends, end_ms)))
         for arrived, end_ms, detected_ms in state.commits:
@@ -208,7 +212,8 @@ async def realtime(sessions: int, seconds: float, looped: list[Pattern]) -> JSON
         "seconds": round(wall, 1),
         "turns": turns,
         "starts": sum(len(state.starts) for state in states),
-        "false_starts": unmatched,
+        "false_starts": len(unmatched),
+        "false_start_details": unmatched[:20],
         "worker_cores": round(worker_cpu / wall, 3),
         "other_processes_cores": round(others_busy, 2),
         # Per frame the worker did run (it may not have kept up with all that was pushed).
