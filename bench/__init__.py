@@ -8,4 +8,5 @@ drives it from a load generator in another process pinned to the other core.
 * ``latency``: commit -> first audio with simulated provider latencies, next to the critical path.
 * ``embedded``: the offline providers on real speech.
 * ``memory``: resident memory per idle and per streaming session, and over many turns.
+* ``vad``: server VAD (Silero) cost per session, end of speech -> commit, false starts (in process).
 """

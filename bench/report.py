@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.common import JSON, RESULTS_DIR, read_json
+from bench.vad import vad_rows
 
 Row = tuple[str, str, str, str, str, str]
 """(what, figure, target, meets, machine, date)"""
@@ -188,6 +189,7 @@ BUILDERS: dict[str, Callable[[JSON], list[Row]]] = {
     "latency": latency_rows,
     "embedded": embedded_rows,
     "memory": memory_rows,
+    "vad": vad_rows,
 }
 
 
