@@ -46,7 +46,8 @@ def test_mypy_rejects_a_handler_that_drifts_from_the_contract(tmp_path: Path) ->
     drifted.write_text(
         textwrap.dedent(
             """
-            from generated.dispatch import Client, ClientEventHandler
+            from codegen.runtime import Client
+            from generated.dispatch import ClientEventHandler
             from generated.models import Handshake, InputBufferAppend, SessionUpdated
 
 

@@ -12,15 +12,8 @@ import aiohttp.web
 import pytest
 import socketio
 
-from generated.dispatch import (
-    Client,
-    ClientError,
-    ClientEventHandler,
-    ConnectionRefused,
-    Dispatcher,
-    Emitter,
-    register,
-)
+from codegen.runtime import Client, ClientError, ConnectionRefused, Dispatcher, register
+from generated.dispatch import ClientEventHandler, Emitter
 from generated.models import (
     AudioObject,
     ClientRole,
