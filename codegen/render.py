@@ -118,8 +118,9 @@ def events(contract: Contract) -> str:
 
 def _handler(op: OperationSpec) -> str:
     payload = f", payload: {op.payload_schema}" if op.payload_schema else ""
+    valid = ", with a valid payload" if op.payload_schema else ", without a payload"
     return template("handler.tmpl").substitute(
-        name=snake(op.event), payload=payload, event=op.event
+        name=snake(op.event), payload=payload, event=op.event, valid=valid
     )
 
 

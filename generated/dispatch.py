@@ -29,15 +29,15 @@ class ClientEventHandler(Handler[Handshake]):
 
     @abc.abstractmethod
     async def on_session_update(self, client: Client, payload: SessionUpdate) -> None:
-        """`session.update` from a client whose role may send it; the payload is valid."""
+        """`session.update` from a client whose role may send it, with a valid payload."""
 
     @abc.abstractmethod
     async def on_input_buffer_append(self, client: Client, payload: InputBufferAppend) -> None:
-        """`input.buffer.append` from a client whose role may send it; the payload is valid."""
+        """`input.buffer.append` from a client whose role may send it, with a valid payload."""
 
     @abc.abstractmethod
     async def on_input_buffer_commit(self, client: Client) -> None:
-        """`input.buffer.commit` from a client whose role may send it; the payload is valid."""
+        """`input.buffer.commit` from a client whose role may send it, without a payload."""
 
 
 class Emitter(RoomEmitter):

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 
 from .describe import describe
 from .model import WIRE
-from .table import Operation, OperationTable
+from .table import HANDSHAKE_SCHEMA, Operation, OperationTable
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ CONNECT_ERROR_CODES: Final = frozenset({"invalid_handshake"})
 INTERNAL_ERROR: Final = "internal_error"  # in both
 
 
-class Handshake(Protocol):
+class HandshakeFields(Protocol):
     """What the dispatcher reads of a validated handshake."""
 
     @property
@@ -48,7 +48,7 @@ class Handshake(Protocol):
     def session_id(self) -> str: ...
 
 
-HandshakeT = TypeVar("HandshakeT", bound=Handshake, contravariant=True)
+HandshakeT = TypeVar("HandshakeT", bound=HandshakeFields, contravariant=True)
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,7 @@ class Dispatcher:
         self._namespace = namespace
         self._contract = handler.contract
         self._error_model = self._contract.operations[ERROR_EVENT].payload
-        self._handshake = self._contract.payload_adapter("handshake")
+        self._handshake = self._contract.payload_adapter(HANDSHAKE_SCHEMA)
         self._clients: dict[str, Client] = {}
         sio.on("connect", self._connect, namespace=namespace)
         sio.on("disconnect", self._disconnect, namespace=namespace)

@@ -1,4 +1,5 @@
-"""generated.dispatch with a real python-socketio server (aiohttp, 127.0.0.1) and real clients."""
+"""codegen.runtime's dispatcher and the generated handler/emitter with a real python-socketio server
+(aiohttp, 127.0.0.1) and real clients."""
 
 from __future__ import annotations
 
