@@ -19,9 +19,8 @@ def build(spec: Path) -> dict[str, str]:
     """Relative path under generated/ -> text, before formatting."""
     contract = loader.load(spec)
     files = {
-        "__init__.py": render.INIT,
+        "__init__.py": render.init(),
         "py.typed": "",
-        "base.py": render.BASE,
         "models.py": models.generate(contract, render.HEADER),
         "events.py": render.events(contract),
         "catalog.py": render.catalog(contract),

@@ -21,7 +21,7 @@ OPTIONS = [
     "--output-model-type", "pydantic_v2.BaseModel",
     "--target-python-version", "3.11",
     "--skip-root-model",  # the input's root only holds $defs
-    "--base-class", "generated.base.ContractModel",  # bytes as base64 in JSON dumps
+    "--base-class", "codegen.runtime.ContractModel",  # bytes as base64 in JSON dumps
     "--disable-timestamp",
     "--snake-case-field",  # max_output_tokens, with alias maxOutputTokens ...
     "--allow-population-by-field-name",  # ... and populated by either name

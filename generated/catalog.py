@@ -1,39 +1,15 @@
 # generated from asyncapi.yaml by codegen — do not edit
 """Providers, models and voices per stage, with their defaults, from the contract."""
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
+from codegen.runtime import ProviderCatalog
+
 from .models import LlmProvider, SsmlGender, Stage, SttProvider, TtsProvider, TtsResponseType
 
-
-@dataclass(frozen=True)
-class ProviderCatalog:
-    """What the contract allows for one provider of one stage."""
-
-    stage: Stage
-    provider: str
-    models: tuple[str, ...]
-    default_model: str
-    voices: tuple[str, ...] | None = None  # tts only; empty when voices are a pattern
-    voice_pattern: str | None = None  # tts google: a voice name pattern instead of a list
-    default_voice: str | None = None  # tts only
-
-    def accepts_model(self, model: str) -> bool:
-        return model in self.models
-
-    def accepts_voice(self, voice: str) -> bool:
-        if self.voices is None:
-            return False
-        if self.voice_pattern is not None:
-            return re.search(self.voice_pattern, voice) is not None
-        return voice in self.voices
-
-
-# From SttUpdate's oneOf variants and the defaults of the enums they reference.
+# From SttUpdate's oneOf variants and the defaults of its enums.
 STT: Final[Mapping[str, ProviderCatalog]] = MappingProxyType(
     {
         SttProvider("local"): ProviderCatalog(
@@ -54,10 +30,7 @@ STT: Final[Mapping[str, ProviderCatalog]] = MappingProxyType(
             default_model="gpt-4o-mini-transcribe",
         ),
         SttProvider("aws"): ProviderCatalog(
-            stage=Stage.STT,
-            provider="aws",
-            models=("default",),
-            default_model="default",
+            stage=Stage.STT, provider="aws", models=("default",), default_model="default"
         ),
         SttProvider("google"): ProviderCatalog(
             stage=Stage.STT,
@@ -80,14 +53,12 @@ STT: Final[Mapping[str, ProviderCatalog]] = MappingProxyType(
         ),
     }
 )
-# From LlmUpdate's oneOf variants and the defaults of the enums they reference.
+
+# From LlmUpdate's oneOf variants and the defaults of its enums.
 LLM: Final[Mapping[str, ProviderCatalog]] = MappingProxyType(
     {
         LlmProvider("local"): ProviderCatalog(
-            stage=Stage.LLM,
-            provider="local",
-            models=("eliza",),
-            default_model="eliza",
+            stage=Stage.LLM, provider="local", models=("eliza",), default_model="eliza"
         ),
         LlmProvider("openai"): ProviderCatalog(
             stage=Stage.LLM,
@@ -199,10 +170,7 @@ LLM: Final[Mapping[str, ProviderCatalog]] = MappingProxyType(
             default_model="ATLAS",
         ),
         LlmProvider("clarity"): ProviderCatalog(
-            stage=Stage.LLM,
-            provider="clarity",
-            models=("default",),
-            default_model="default",
+            stage=Stage.LLM, provider="clarity", models=("default",), default_model="default"
         ),
         LlmProvider("bayer"): ProviderCatalog(
             stage=Stage.LLM,
@@ -259,7 +227,8 @@ LLM: Final[Mapping[str, ProviderCatalog]] = MappingProxyType(
         ),
     }
 )
-# From TtsUpdate's oneOf variants and the defaults of the enums they reference.
+
+# From TtsUpdate's oneOf variants and the defaults of its enums.
 TTS: Final[Mapping[str, ProviderCatalog]] = MappingProxyType(
     {
         TtsProvider("local"): ProviderCatalog(

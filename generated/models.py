@@ -16,7 +16,7 @@ from pydantic import (
 )
 from typing_extensions import TypeAliasType
 
-from generated.base import ContractModel
+from codegen.runtime import ContractModel
 
 
 class ClientRole(StrEnum):

@@ -16,17 +16,12 @@ from collections.abc import Mapping, Sequence
 import socketio
 from aiohttp import web
 
-from generated.dispatch import (
-    Client,
-    ClientError,
-    ClientEventHandler,
-    ConnectionRefused,
-    Emitter,
-    register,
-)
+from codegen.runtime import Client, ClientError, ConnectionRefused, register
+from generated.dispatch import ClientEventHandler, Emitter
 from generated.models import (
     ClientRole,
     ConnectErrorCode,
+    CustomError,
     ErrorCode,
     Handshake,
     InputBufferAppend,
@@ -195,9 +190,11 @@ class ChatServer(ClientEventHandler):
                     log.exception("turn %s failed", turn.item_id)
                     await self.emitter.custom_error(
                         Emitter.room(session.session_id, ClientRole.SENDER),
-                        ClientError(
-                            ErrorCode.INTERNAL_ERROR, "the turn failed", item_id=turn.item_id
-                        ).to_payload(),
+                        CustomError(
+                            code=ErrorCode.INTERNAL_ERROR,
+                            message="the turn failed",
+                            item_id=turn.item_id,
+                        ),
                     )
                     reply = None
                 finally:

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from codegen.runtime import ClientError
 from generated.catalog import CATALOG, LLM, STT, TTS
-from generated.dispatch import ClientError
 from generated.models import (
     ErrorCode,
     InputAudio,

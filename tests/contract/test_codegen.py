@@ -7,6 +7,12 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from codegen import loader, render
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,7 +52,8 @@ def test_mypy_rejects_a_handler_that_drifts_from_the_contract(tmp_path: Path) ->
     drifted.write_text(
         textwrap.dedent(
             """
-            from generated.dispatch import Client, ClientEventHandler
+            from codegen.runtime import Client
+            from generated.dispatch import ClientEventHandler
             from generated.models import Handshake, InputBufferAppend, SessionUpdated
 
 
@@ -70,3 +77,12 @@ def test_mypy_rejects_a_handler_that_drifts_from_the_contract(tmp_path: Path) ->
     assert status == 1, stdout
     assert 'Argument 2 of "on_session_update" is incompatible' in stdout
     assert 'Signature of "on_input_buffer_commit" incompatible' in stdout
+
+
+def test_a_contract_without_a_code_the_runtime_sends_is_rejected(tmp_path: Path) -> None:
+    document: dict[str, Any] = yaml.safe_load((ROOT / "asyncapi.yaml").read_text("utf-8"))
+    document["components"]["schemas"]["ErrorCode"]["enum"].remove("role_not_allowed")
+    spec = tmp_path / "asyncapi.yaml"
+    spec.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    with pytest.raises(loader.ContractError, match="role_not_allowed"):
+        render.events(loader.load(spec))

@@ -1,4 +1,5 @@
-"""generated.dispatch with a real python-socketio server (aiohttp, 127.0.0.1) and real clients."""
+"""codegen.runtime's dispatcher and the generated handler/emitter with a real python-socketio server
+(aiohttp, 127.0.0.1) and real clients."""
 
 from __future__ import annotations
 
@@ -12,15 +13,8 @@ import aiohttp.web
 import pytest
 import socketio
 
-from generated.dispatch import (
-    Client,
-    ClientError,
-    ClientEventHandler,
-    ConnectionRefused,
-    Dispatcher,
-    Emitter,
-    register,
-)
+from codegen.runtime import Client, ClientError, ConnectionRefused, Dispatcher, register
+from generated.dispatch import ClientEventHandler, Emitter
 from generated.models import (
     AudioObject,
     ClientRole,

@@ -11,20 +11,12 @@ from jsonschema import Draft202012Validator
 from pydantic import TypeAdapter
 
 from codegen import loader, schemas
+from codegen.runtime import HANDSHAKE_SCHEMA, WIRE
 from generated import models
-from generated.base import WIRE
-from generated.events import (
-    HANDSHAKE_SCHEMA,
-    OPERATIONS,
-    Event,
-    payload_adapter,
-    validate_payload,
-)
+from generated.events import OPERATIONS, Event, payload_adapter, validate_payload
 from tests.contract.validation import to_python, validate_event
 
-CONTRACT = loader.load(
-    Path(__file__).resolve().parents[2] / "asyncapi.yaml", use_asyncapi_python=False
-)
+CONTRACT = loader.load(Path(__file__).resolve().parents[2] / "asyncapi.yaml")
 MESSAGE_EXAMPLES = [
     pytest.param(op.event, i, example, id=f"{op.event}-{i}")
     for op in CONTRACT.operations

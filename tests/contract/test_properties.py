@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 from pydantic import ValidationError
 
+from codegen.runtime import HANDSHAKE_SCHEMA
 from generated import catalog
-from generated.events import HANDSHAKE_SCHEMA, OPERATIONS, json_schema, payload_adapter
+from generated.events import OPERATIONS, json_schema, payload_adapter
 from generated.events import validate_payload as model_validate
 from tests.contract.validation import is_valid, validate_event
 

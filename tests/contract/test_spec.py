@@ -114,17 +114,26 @@ def test_every_seed_enum_value_and_title_is_in_the_spec(
 # -- structure -------------------------------------------------------------------------------------
 
 
-def test_asyncapi_python_parses_the_spec() -> None:
-    operations = loader.parse_with_asyncapi_python(SPEC)
-    assert len(operations) == 10
-    assert operations["session.update.subscribe"] == (
+def test_the_loader_reads_the_operations(document: dict[str, Any]) -> None:
+    contract = loader.load(SPEC)
+    assert [op.operation_id for op in contract.operations] == list(document["operations"])
+    first = contract.operations[0]
+    assert (first.operation_id, first.action, first.event, first.message) == (
+        "session.update.subscribe",
         "receive",
         "session.update",
-        ("session.update",),
+        "SessionUpdate",
     )
-    # The code generator's own reading agrees with asyncapi-python's (load() checks it).
-    contract = loader.load(SPEC)
-    assert [op.operation_id for op in contract.operations] == list(operations)
+    assert [op.event for op in contract.operations if op.reserved] == ["connect_error"]
+
+
+def test_the_loader_rejects_a_direction_that_contradicts_the_action(tmp_path: Path) -> None:
+    broken: dict[str, Any] = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    broken["operations"]["session.update.subscribe"]["x-direction"] = "server-to-client"
+    path = tmp_path / "asyncapi.yaml"
+    path.write_text(yaml.safe_dump(broken), encoding="utf-8")
+    with pytest.raises(loader.ContractError, match="contradicts action"):
+        loader.load(path)
 
 
 def test_every_channel_and_operation_has_exactly_one_message(document: dict[str, Any]) -> None:

@@ -18,7 +18,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator
 
-from generated.events import HANDSHAKE_SCHEMA, json_schema
+from codegen.runtime import HANDSHAKE_SCHEMA
+from generated.events import json_schema
 
 __all__ = ["HANDSHAKE_SCHEMA", "event_validator", "is_valid", "to_python", "validate_event"]
 

@@ -24,7 +24,8 @@ import socketio
 from aiohttp import web
 
 import handlers
-from generated.events import OPERATIONS, SERVER_EVENTS, Audience, Event
+from codegen.runtime import Audience
+from generated.events import OPERATIONS, SERVER_EVENTS, Event
 from handlers.config import ServerConfig
 from handlers.providers.base import Stage
 from handlers.providers.registry import Factory, ProviderRegistry

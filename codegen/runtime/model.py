@@ -1,5 +1,6 @@
-# generated from asyncapi.yaml by codegen — do not edit
 """The base class of every generated model, and the validation context of client payloads."""
+
+from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
