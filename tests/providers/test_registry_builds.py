@@ -49,7 +49,8 @@ async def test_concurrent_callers_share_one_build_that_runs_off_the_loop() -> No
     assert reasons == [None] * 5
     assert len(build_threads) == 1 and build_threads[0] != loop_thread
     assert ticks >= 5  # the loop kept running while the provider was built
-    assert registry.tts("slow") is built[0]
+    provider: object = registry.tts("slow")
+    assert provider is built[0]
     assert await registry.unavailable_reason("tts", "slow") is None
     assert len(build_threads) == 1  # built once, not again
 
