@@ -126,6 +126,9 @@ class ProviderRegistry:
         A failed build is not remembered: the next call tries again.
         """
         key = (stage, name)
+        with self._lock:
+            if key in self._instances:
+                return None
         build = self._builds.get(key)
         if build is None:
             build = asyncio.ensure_future(asyncio.to_thread(self._get, stage, name))

@@ -255,7 +255,7 @@ class LocalTextToSpeech(NothingToClose):
             if tail:
                 emit(tail)
 
-        # aclosing: a consumer that stops early aborts the synthesis at its next buffer.
+        # aclosing: a consumer that stops early aborts the synthesis at its next full chunk.
         async with aclosing(stream_from_thread(speak, self._engine.thread)) as chunks:
             try:
                 async for pcm in chunks:
