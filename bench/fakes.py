@@ -22,6 +22,7 @@ from handlers.providers.base import (
     TtsRequest,
 )
 from handlers.providers.registry import Factory, ProviderRegistry
+from handlers.providers.toolkit import NothingToClose
 
 
 class Counters:
@@ -35,7 +36,7 @@ class Counters:
 # -- instant ---------------------------------------------------------------------------------------
 
 
-class InstantSpeechToText:
+class InstantSpeechToText(NothingToClose):
     """Reads the audio as it arrives and answers as soon as the client commits."""
 
     @classmethod
@@ -52,7 +53,7 @@ class InstantSpeechToText:
         return Transcript("what is the weather like today", "en-US")
 
 
-class InstantLanguageModel:
+class InstantLanguageModel(NothingToClose):
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self:
         del env
@@ -64,7 +65,7 @@ class InstantLanguageModel:
             yield delta
 
 
-class InstantTextToSpeech:
+class InstantTextToSpeech(NothingToClose):
     """20 ms of silence per sentence, at the rate the session asks for (no resampling)."""
 
     @classmethod
@@ -134,7 +135,7 @@ async def _sleep_until(deadline: float) -> None:
         await asyncio.sleep(delay)
 
 
-class SlowSpeechToText:
+class SlowSpeechToText(NothingToClose):
     """Reads the audio as it arrives; the transcript comes ``stt_s`` after the commit."""
 
     profile = PROFILE
@@ -154,7 +155,7 @@ class SlowSpeechToText:
         return Transcript("what is the weather like today", "en-US")
 
 
-class SlowLanguageModel:
+class SlowLanguageModel(NothingToClose):
     """First token after ``llm_first_token_s``, then ``llm_tokens_per_s`` (one word a token)."""
 
     profile = PROFILE
@@ -172,7 +173,7 @@ class SlowLanguageModel:
             yield token
 
 
-class SlowTextToSpeech:
+class SlowTextToSpeech(NothingToClose):
     """First chunk ``tts_first_audio_s`` after the call, then one ``tts_chunk_s`` chunk per
     ``tts_chunk_s``: a real-time streaming synthesiser."""
 

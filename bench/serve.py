@@ -139,7 +139,7 @@ async def serve(args: argparse.Namespace) -> None:
         if args.providers == "local":
             # Load the embedded engines now, as `python -m handlers.server` does.
             for stage in ("stt", "llm", "tts"):
-                reason = server.registry.check(stage, "local")
+                reason = await server.registry.unavailable_reason(stage, "local")
                 if reason is not None:
                     raise SystemExit(f"local {stage} unavailable: {reason}")
     else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import struct
 import wave
+from collections.abc import AsyncIterable
 
 import numpy as np
 import soxr
@@ -22,9 +23,38 @@ def check_pcm16(pcm: bytes) -> None:
         raise AudioFormatError(f"PCM16 needs an even number of bytes, got {len(pcm)}")
 
 
-def pcm16_seconds(pcm: bytes | int, sample_rate: int) -> float:
-    n_bytes = pcm if isinstance(pcm, int) else len(pcm)
-    return n_bytes / 2 / sample_rate
+def pcm16_seconds(pcm: bytes, sample_rate: int) -> float:
+    return len(pcm) / 2 / sample_rate
+
+
+class WholeSamples:
+    """``chunks`` re-cut so that every chunk holds whole PCM16 samples.
+
+    A network read, or a client's chunk, may end in the middle of a sample; its odd byte waits for
+    the next chunk. A half sample left at the very end is dropped. An async iterator rather than
+    an async generator, so a consumer that stops early leaves nothing to finalise; the source
+    stays the caller's to close.
+    """
+
+    def __init__(self, chunks: AsyncIterable[bytes]) -> None:
+        self._chunks = aiter(chunks)
+        self._odd_byte = b""
+
+    def __aiter__(self) -> WholeSamples:
+        return self
+
+    async def __anext__(self) -> bytes:
+        while True:
+            data = self._odd_byte + await anext(self._chunks)
+            whole = len(data) - len(data) % 2
+            self._odd_byte = data[whole:]
+            if whole:
+                return data[:whole]
+
+
+async def read_whole_samples(chunks: AsyncIterable[bytes]) -> bytes:
+    """All of ``chunks`` as one clip of whole PCM16 samples (a trailing half sample is dropped)."""
+    return b"".join([chunk async for chunk in WholeSamples(chunks)])
 
 
 def resample_pcm16(pcm: bytes, from_rate: int, to_rate: int) -> bytes:

@@ -34,7 +34,7 @@ from handlers.pipeline import Turn, TurnRunner
 from handlers.providers.base import ChatMessage, SttRequest
 from handlers.providers.registry import ProviderRegistry
 from handlers.scaleout import RedisManager
-from handlers.session import Session, Settings, apply_update
+from handlers.session import Session, Settings, apply_update, requested_providers
 from handlers.utterance import Utterance, decode_chunk
 from handlers.web import add_page_routes
 
@@ -92,7 +92,14 @@ class ChatServer(ClientEventHandler):
 
     async def on_session_update(self, client: Client, payload: SessionUpdate) -> None:
         session = self.sessions[client.session_id]
-        session.settings = apply_update(session.settings, payload, self.registry.check)
+        # Building a provider may block: it happens off the loop, before the settings are read.
+        reasons = {
+            (stage, name): await self.registry.unavailable_reason(stage, name)
+            for stage, name in requested_providers(payload)
+        }
+        session.settings = apply_update(
+            session.settings, payload, lambda stage, name: reasons[(stage, name)]
+        )
         await self.emitter.session_updated(
             session.session_id, session.settings.describe(session.session_id)
         )
@@ -304,7 +311,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         print(f"  {line}", file=sys.stderr)
     # Load the embedded engines now, not in the first turn.
     for stage in ("stt", "llm", "tts"):
-        reason = registry.check(stage, "local")
+        reason = asyncio.run(registry.unavailable_reason(stage, "local"))
         if reason is not None:
             print(f"  warning: local {stage} unavailable: {reason}", file=sys.stderr)
     app, _ = create_app(config, registry)

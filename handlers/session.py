@@ -110,6 +110,19 @@ def _merge_stage(stage: ProviderStage, current: Any, update: Any, check: Provide
     return type(current).model_validate(merged)
 
 
+def requested_providers(update: SessionUpdate) -> list[tuple[ProviderStage, str]]:
+    """The (stage, provider) pairs ``update`` asks for, to check before ``apply_update``."""
+    stages: tuple[ProviderStage, ...] = ("stt", "llm", "tts")
+    requested: list[tuple[ProviderStage, str]] = []
+    for stage in stages:
+        stage_update = getattr(update, stage)
+        changes = {} if stage_update is None else stage_update.model_dump(exclude_unset=True)
+        provider = changes.get("provider")
+        if provider is not None:
+            requested.append((stage, str(provider)))
+    return requested
+
+
 def apply_update(settings: Settings, update: SessionUpdate, check: ProviderCheck) -> Settings:
     """The settings after ``update``; raises ClientError, changing nothing, when it cannot apply."""
     changed = settings

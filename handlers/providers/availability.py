@@ -8,6 +8,7 @@ nothing is sent over the network.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from collections.abc import Mapping
@@ -19,12 +20,23 @@ STAGES: tuple[Stage, ...] = ("stt", "llm", "tts")
 
 
 def availability(env: Mapping[str, str]) -> dict[Stage, dict[str, str | None]]:
-    """stage -> provider -> None when usable, else the reason."""
+    """stage -> provider -> None when usable, else the reason. Not for use on an event loop."""
+    return asyncio.run(_unavailable_reasons(env))
+
+
+async def _unavailable_reasons(env: Mapping[str, str]) -> dict[Stage, dict[str, str | None]]:
     registry = ProviderRegistry(env)
-    return {
-        stage: {name: registry.check(stage, name) for name in PROVIDER_PATHS[stage]}
-        for stage in STAGES
-    }
+    try:
+        pairs = [(stage, name) for stage in STAGES for name in PROVIDER_PATHS[stage]]
+        reasons = await asyncio.gather(
+            *(registry.unavailable_reason(stage, name) for stage, name in pairs)
+        )
+        report: dict[Stage, dict[str, str | None]] = {stage: {} for stage in STAGES}
+        for (stage, name), reason in zip(pairs, reasons, strict=True):
+            report[stage][name] = reason
+        return report
+    finally:
+        await registry.aclose()
 
 
 def main() -> None:

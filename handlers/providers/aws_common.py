@@ -16,20 +16,17 @@ that is ``os.environ``):
   proxy; the tests' loopback Transcribe fake), for botocore and the Transcribe SDK alike.
 * ``METAHUMAN_PROVIDER_TIMEOUT_S`` / ``METAHUMAN_PROVIDER_MAX_RETRIES`` (CallPolicy).
 
-boto3 is synchronous: streams are read in worker threads (``iterate_in_thread``) and
+boto3 is synchronous: streams are read in worker threads (``toolkit.iterate_in_thread``) and
 each item is handed to the event loop as soon as it arrives.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
-import threading
-from collections.abc import AsyncGenerator, Callable, Generator, Iterator, Mapping
-from concurrent.futures import Executor
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, ClassVar, Self
 
 import boto3
 import botocore.session
@@ -48,8 +45,7 @@ from botocore.exceptions import (
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 
 from handlers.providers.base import CallPolicy, ProviderError, ProviderUnavailable
-
-T = TypeVar("T")
+from handlers.providers.toolkit import redact, transient_status
 
 STREAM_WORKERS = 32
 """Concurrent AWS streams per provider; the HTTP connection pool is sized to match."""
@@ -89,7 +85,7 @@ class AwsSetup:
     policy: CallPolicy
     ca_bundle: str | None
     secrets: tuple[str, ...]
-    """Secret values known from the Mapping, scrubbed from every error message."""
+    """Secret values known from the Mapping, redacted from every error message."""
 
 
 def aws_setup(env: Mapping[str, str]) -> AwsSetup:
@@ -199,23 +195,15 @@ def make_client(setup: AwsSetup, service: str, env: Mapping[str, str], service_e
         raise ProviderUnavailable(f"cannot build the AWS {service} client: {exc}") from exc
 
 
-def scrub(message: str, secrets: tuple[str, ...]) -> str:
-    for secret in secrets:
-        message = message.replace(secret, "***")
-    return message
-
-
-def aws_error(what: str, exc: BaseException, secrets: tuple[str, ...] = ()) -> ProviderError:
+def botocore_error(exc: BaseException, what: str, secrets: Sequence[str] = ()) -> ProviderError:
     """A ProviderError for a botocore/urllib3 failure; transient for throttling, 5xx, timeouts."""
     transient = False
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         code = str(error.get("Code", "") or "")
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        transient = (
-            code.lower() in _TRANSIENT_CODES
-            or status == 429
-            or (isinstance(status, int) and status >= 500)
+        transient = code.lower() in _TRANSIENT_CODES or (
+            isinstance(status, int) and transient_status(status)
         )
         detail = f"{code or status}: {error.get('Message', '')}".rstrip(": ")
     elif isinstance(exc, NoCredentialsError | PartialCredentialsError):
@@ -226,7 +214,7 @@ def aws_error(what: str, exc: BaseException, secrets: tuple[str, ...] = ()) -> P
         detail = f"{type(exc).__name__}: {exc}"
     else:
         detail = f"{type(exc).__name__}: {exc}"
-    return ProviderError(scrub(f"{what}: {detail}", secrets), transient=transient)
+    return ProviderError(redact(f"{what}: {detail}", secrets), transient=transient)
 
 
 def client_error_code(exc: BaseException) -> str:
@@ -235,53 +223,29 @@ def client_error_code(exc: BaseException) -> str:
     return ""
 
 
-_Kind = Literal["item", "error", "end"]
+class Boto3Provider:
+    """Base of the providers over one boto3 client: ``service`` names it, and its streams are
+    read in a thread pool of the provider's own.
 
-
-async def iterate_in_thread(
-    produce: Callable[[], Iterator[T]], executor: Executor
-) -> AsyncGenerator[T, None]:
-    """Run the blocking iterator ``produce()`` in ``executor``; yield its items as they come.
-
-    If the consumer stops early (closed generator, cancellation), the worker stops
-    at its next item and closes the iterator there, which lets the producer close
-    its HTTP response in its own ``finally``. (Closing that response from the loop
-    instead could block the loop: the reader thread holds the buffer's lock.)
+    boto3 blocks: each stream holds a worker thread while the service sends, so the provider has
+    its own pool rather than sharing the loop's small default executor.
     """
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[tuple[_Kind, object]] = asyncio.Queue()
-    abandoned = threading.Event()
 
-    def hand_over(kind: _Kind, value: object) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop closed: nobody is waiting any more
-            loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
+    service: ClassVar[str]
+    """boto3's service name, e.g. ``polly``."""
+    endpoint_id: ClassVar[str]
+    """The ``AWS_ENDPOINT_URL_<ID>`` suffix of the service, e.g. ``POLLY``."""
 
-    def pump() -> None:
-        items = produce()  # a generator: nothing runs before the first next()
-        try:
-            for item in items:
-                if abandoned.is_set():
-                    return
-                hand_over("item", item)
-        except BaseException as exc:  # handed to the loop, re-raised there
-            if not abandoned.is_set():
-                hand_over("error", exc)
-        else:
-            hand_over("end", None)
-        finally:
-            if isinstance(items, Generator):
-                items.close()
+    def __init__(self, client: Any, secrets: tuple[str, ...] = ()) -> None:
+        self._client = client
+        self._secrets = secrets
+        self._executor = ThreadPoolExecutor(STREAM_WORKERS, thread_name_prefix=self.service)
 
-    loop.run_in_executor(executor, pump)
-    try:
-        while True:
-            kind, value = await queue.get()
-            if kind == "item":
-                yield cast(T, value)
-            elif kind == "error":
-                assert isinstance(value, BaseException)
-                raise value
-            else:
-                return
-    finally:
-        abandoned.set()
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Self:
+        setup = aws_setup(env)
+        return cls(make_client(setup, cls.service, env, cls.endpoint_id), setup.secrets)
+
+    async def aclose(self) -> None:
+        """Let the worker threads end once their streams have (process shutdown, tests)."""
+        self._executor.shutdown(wait=False)

@@ -11,8 +11,12 @@ and then serves every session concurrently, so it keeps no per-session state.
 * LLM: ``respond(request)`` is an async generator of text deltas.
 * TTS: ``synthesize(text, request)`` is an async generator of PCM16 chunks.
 
-A provider that holds connections also defines ``async def aclose()``; the server calls it at
-shutdown.
+Every provider also has ``async def aclose()``: the server calls it at shutdown, and a provider
+that holds connections or threads closes them there (one that holds none does nothing).
+
+``handlers.providers.toolkit`` has what providers share (redaction, the HTTP status rule, a client
+per event loop, the bridge from worker threads); ``handlers.audio.WholeSamples`` re-cuts a byte
+stream into whole PCM16 samples.
 """
 
 from __future__ import annotations
@@ -89,24 +93,24 @@ class PcmChunk:
     sample_rate: int
 
 
-class SpeechToText(Protocol):
+class Provider(Protocol):
+    """What every provider has: a constructor from the environment, and ``aclose``."""
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self: ...
 
+    async def aclose(self) -> None: ...
+
+
+class SpeechToText(Provider, Protocol):
     async def transcribe(self, audio: AsyncIterator[bytes], request: SttRequest) -> Transcript: ...
 
 
-class LanguageModel(Protocol):
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Self: ...
-
+class LanguageModel(Provider, Protocol):
     def respond(self, request: LlmRequest) -> AsyncIterator[str]: ...
 
 
-class TextToSpeech(Protocol):
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Self: ...
-
+class TextToSpeech(Provider, Protocol):
     def synthesize(self, text: str, request: TtsRequest) -> AsyncIterator[PcmChunk]: ...
 
 
@@ -116,7 +120,7 @@ class CallPolicy:
 
     Read from ``METAHUMAN_PROVIDER_TIMEOUT_S`` (default 30) and
     ``METAHUMAN_PROVIDER_MAX_RETRIES`` (default 2; retries happen on transient
-    failures only: timeouts, 429 and 5xx, before any output was streamed).
+    failures only: timeouts, 408, 429 and 5xx, before any output was streamed).
     """
 
     timeout_s: float = 30.0

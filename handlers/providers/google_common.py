@@ -1,15 +1,14 @@
 """Google Cloud plumbing shared by the Google STT and TTS providers: credentials found without
-network calls, the endpoint and a per-event-loop gRPC client, retry and error mapping."""
+network calls, the endpoint and a per-event-loop gRPC client, retry and the error mapper."""
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import os
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import google.auth
 import grpc
@@ -21,6 +20,9 @@ from google.auth.credentials import AnonymousCredentials, Credentials
 from google.auth.exceptions import DefaultCredentialsError
 
 from handlers.providers.base import CallPolicy, ProviderError, ProviderUnavailable
+from handlers.providers.toolkit import LoopBound, redact
+
+ClientT = TypeVar("ClientT")
 
 CREDENTIALS_VARIABLE = "GOOGLE_APPLICATION_CREDENTIALS"
 _SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
@@ -148,33 +150,15 @@ class GoogleConnection:
         return {"credentials": self.credentials, "client_options": options}
 
 
-ClientT = TypeVar("ClientT")
+def loop_bound_client(
+    connection: GoogleConnection, build: Callable[..., ClientT], transport_class: type[Any]
+) -> LoopBound[ClientT]:
+    """A ``*AsyncClient`` per event loop (a ``grpc.aio`` channel belongs to its loop)."""
 
+    async def close(client: ClientT) -> None:
+        await client.transport.close()  # type: ignore[attr-defined]
 
-class LoopBoundClient(Generic[ClientT]):
-    """One SDK client per event loop, built on first use.
-
-    A ``grpc.aio`` channel belongs to the loop that was running when it was made, and ``from_env``
-    may run before any loop (or on another one), so the client is made lazily and remade if the
-    loop changes (in production there is one loop, hence one client for every session).
-    """
-
-    def __init__(self, build: Callable[[], ClientT]) -> None:
-        self._build = build
-        self._client: ClientT | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def get(self) -> ClientT:
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
-            self._client = self._build()
-            self._loop = loop
-        return self._client
-
-    async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None and self._loop is asyncio.get_running_loop():
-            await client.transport.close()  # type: ignore[attr-defined]
+    return LoopBound(lambda: build(**connection.client_arguments(transport_class)), close)
 
 
 def google_retry(policy: CallPolicy) -> AsyncRetry:
@@ -203,21 +187,22 @@ def attempt_timeout(policy: CallPolicy) -> ConstantTimeout:
     return ConstantTimeout(policy.timeout_s)  # type: ignore[no-untyped-call]
 
 
-def google_provider_error(service: str, exc: Exception) -> ProviderError:
-    """A ProviderError for a google-api-core or gRPC failure (messages carry no credentials)."""
+GOOGLE_ERRORS = (google_exceptions.GoogleAPIError, grpc.RpcError)
+"""What a google-api-core or gRPC call raises; ``google_error`` maps them."""
+
+
+def google_error(exc: BaseException, what: str, secrets: Sequence[str] = ()) -> ProviderError:
+    """A ProviderError for a google-api-core or gRPC failure."""
     if isinstance(exc, google_exceptions.RetryError):
-        return ProviderError(f"Google {service}: retries exhausted", transient=True)
+        return ProviderError(f"{what}: retries exhausted", transient=True)
     if isinstance(exc, google_exceptions.GoogleAPICallError):
         status = exc.grpc_status_code.name if exc.grpc_status_code is not None else exc.code
         if isinstance(exc, google_exceptions.DeadlineExceeded):
-            return ProviderError(f"Google {service} timed out ({status})", transient=True)
+            return ProviderError(f"{what} timed out ({status})", transient=True)
         return ProviderError(
-            f"Google {service} failed: {status}: {exc.message}",
+            redact(f"{what} failed: {status}: {exc.message}", secrets),
             transient=isinstance(exc, TRANSIENT_GOOGLE_ERRORS),
         )
     if isinstance(exc, grpc.RpcError):  # not wrapped by api_core (should not happen)
-        return ProviderError(f"Google {service} failed: {type(exc).__name__}", transient=True)
-    return ProviderError(f"Google {service} failed: {type(exc).__name__}")
-
-
-GOOGLE_CALL_ERRORS = (google_exceptions.GoogleAPIError, grpc.RpcError)
+        return ProviderError(f"{what} failed: {type(exc).__name__}", transient=True)
+    return ProviderError(f"{what} failed: {type(exc).__name__}")

@@ -1,21 +1,24 @@
-"""OpenAI SDK plumbing shared by every provider that speaks the OpenAI API: client
-construction from the environment, and mapping SDK errors to ProviderError without secrets."""
+"""OpenAI SDK plumbing shared by every provider that speaks the OpenAI API: client construction
+from the environment, the base of providers over one client, and the OpenAI error mapper."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
+from typing import Self
 
 import httpx2
 import openai
 from openai import AsyncOpenAI
 
 from handlers.providers.base import CallPolicy, ProviderError, require_env
+from handlers.providers.toolkit import (
+    connection_error,
+    http_status_error,
+    redact,
+    timeout_error,
+)
 
-# Key-shaped strings an error body might echo (OpenAI masks keys as "sk-proj-****abcd").
-_KEY_LIKE = re.compile(r"\b(sk|key)-[A-Za-z0-9_*\-]{6,}")
-
-TRANSPORT_ERRORS: tuple[type[Exception], ...] = (openai.OpenAIError, httpx2.HTTPError, ValueError)
+OPENAI_ERRORS: tuple[type[Exception], ...] = (openai.OpenAIError, httpx2.HTTPError, ValueError)
 """What an OpenAI SDK call or stream raises: SDK errors, raw transport errors while reading a
 streamed body, ValueError for a malformed event. ``openai_error`` makes them ProviderError."""
 
@@ -34,38 +37,38 @@ def build_openai_client(env: Mapping[str, str]) -> AsyncOpenAI:
     )
 
 
-def redact(text: str, secrets: Sequence[str] = ()) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return _KEY_LIKE.sub("[redacted]", text)[:500]
-
-
-def openai_error(exc: Exception, what: str, secrets: Sequence[str] = ()) -> ProviderError:
-    """Map an OpenAI SDK or transport exception to ProviderError, without any secret in it.
-
-    Timeouts, connection failures, 408, 429 and 5xx are transient; other statuses are not.
-    """
+def openai_error(exc: BaseException, what: str, secrets: Sequence[str] = ()) -> ProviderError:
+    """Map an OpenAI SDK or transport exception to ProviderError, without any secret in it."""
     if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
-        return ProviderError(f"{what} timed out", transient=True)
+        return timeout_error(what)
     if isinstance(exc, openai.APIConnectionError | httpx2.TransportError):
-        return ProviderError(f"{what}: connection failed ({type(exc).__name__})", transient=True)
+        return connection_error(what, exc)
     if isinstance(exc, openai.APIStatusError):
-        status = exc.status_code
         detail = ""
         if isinstance(exc.body, Mapping):
             kind = exc.body.get("code") or exc.body.get("type")
             message = exc.body.get("message")
-            detail = "".join(
-                [f" {kind}" if kind else "", f": {message}" if isinstance(message, str) else ""]
-            )
-        return ProviderError(
-            redact(f"{what} failed: HTTP {status}{detail}", secrets),
-            transient=status in (408, 429) or status >= 500,
-        )
+            detail = ": ".join(part for part in (kind, message) if isinstance(part, str) and part)
+        return http_status_error(what, exc.status_code, detail, secrets)
     if isinstance(exc, openai.APIError):
         # An error event inside an otherwise successful stream.
         return ProviderError(redact(f"{what} failed: {exc.message}", secrets))
     if isinstance(exc, ValueError):
         return ProviderError(f"{what} failed: malformed response ({type(exc).__name__})")
     return ProviderError(f"{what} failed: {type(exc).__name__}")
+
+
+class OpenAIClientProvider:
+    """Base of the providers that serve every session through one AsyncOpenAI-like client."""
+
+    def __init__(self, client: AsyncOpenAI, *, secrets: Sequence[str] = ()) -> None:
+        self._client = client
+        self._secrets = tuple(secrets)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Self:
+        return cls(build_openai_client(env), secrets=(env["OPENAI_API_KEY"],))
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool (process shutdown, tests)."""
+        await self._client.close()

@@ -6,12 +6,15 @@ use, so a vendor SDK is loaded only when that provider is used.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import threading
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar, cast
+from typing import cast
 
 from handlers.providers.base import (
     LanguageModel,
+    Provider,
     ProviderUnavailable,
     SpeechToText,
     Stage,
@@ -51,8 +54,6 @@ PROVIDER_PATHS: dict[Stage, dict[str, str]] = {
 Factory = Callable[[Mapping[str, str]], object]
 """Builds a provider from the environment; raises ProviderUnavailable."""
 
-P = TypeVar("P")
-
 
 def _import_factory(path: str) -> Factory:
     module_name, _, class_name = path.partition(":")
@@ -69,6 +70,10 @@ class ProviderRegistry:
 
     ``factories`` replaces or adds providers by stage and name (tests and
     benchmarks inject in-process fakes this way instead of patching modules).
+
+    Building a provider may block (an SDK import, credential files, a model load), so
+    ``unavailable_reason`` builds it in a worker thread; the getters ``stt``/``llm``/``tts``
+    then find it built (they build on the spot only what nobody asked about first).
     """
 
     def __init__(
@@ -78,22 +83,32 @@ class ProviderRegistry:
     ) -> None:
         self._env = dict(env)
         self._factories = {stage: dict(f) for stage, f in (factories or {}).items()}
-        self._instances: dict[tuple[Stage, str], object] = {}
+        self._instances: dict[tuple[Stage, str], Provider] = {}
+        self._builds: dict[tuple[Stage, str], asyncio.Future[Provider]] = {}
+        self._lock = threading.Lock()
 
     def names(self, stage: Stage) -> list[str]:
         return sorted(set(PROVIDER_PATHS[stage]) | set(self._factories.get(stage, {})))
 
-    def _get(self, stage: Stage, name: str) -> Any:
+    def _get(self, stage: Stage, name: str) -> Provider:
         key = (stage, name)
-        if key not in self._instances:
-            factory = self._factories.get(stage, {}).get(name)
-            if factory is None:
-                path = PROVIDER_PATHS[stage].get(name)
-                if path is None:
-                    raise ProviderUnavailable(f"unknown {stage} provider {name!r}")
-                factory = _import_factory(path)
-            self._instances[key] = factory(self._env)
-        return self._instances[key]
+        # The lock makes a build in a worker thread and one on the loop agree on one instance.
+        with self._lock:
+            instance = self._instances.get(key)
+        if instance is not None:
+            return instance
+        built = cast(Provider, self._factory(stage, name)(self._env))
+        with self._lock:
+            return self._instances.setdefault(key, built)
+
+    def _factory(self, stage: Stage, name: str) -> Factory:
+        factory = self._factories.get(stage, {}).get(name)
+        if factory is not None:
+            return factory
+        path = PROVIDER_PATHS[stage].get(name)
+        if path is None:
+            raise ProviderUnavailable(f"unknown {stage} provider {name!r}")
+        return _import_factory(path)
 
     def stt(self, name: str) -> SpeechToText:
         return cast(SpeechToText, self._get("stt", name))
@@ -104,18 +119,31 @@ class ProviderRegistry:
     def tts(self, name: str) -> TextToSpeech:
         return cast(TextToSpeech, self._get("tts", name))
 
-    async def aclose(self) -> None:
-        """Close every provider built so far that holds connections (those with ``aclose``)."""
-        instances, self._instances = list(self._instances.values()), {}
-        for instance in instances:
-            close = getattr(instance, "aclose", None)
-            if close is not None:
-                await close()
+    async def unavailable_reason(self, stage: Stage, name: str) -> str | None:
+        """Why ``name`` cannot serve ``stage`` here, or None when it can.
 
-    def check(self, stage: Stage, name: str) -> str | None:
-        """Why ``name`` cannot serve ``stage`` here, or None when it can."""
+        Builds the provider off the event loop; callers asking at the same time share one build.
+        A failed build is not remembered: the next call tries again.
+        """
+        key = (stage, name)
+        with self._lock:
+            if key in self._instances:
+                return None
+        build = self._builds.get(key)
+        if build is None:
+            build = asyncio.ensure_future(asyncio.to_thread(self._get, stage, name))
+            self._builds[key] = build
+            build.add_done_callback(lambda _: self._builds.pop(key, None))
         try:
-            self._get(stage, name)
+            # Shielded: one caller cancelled (its client left) does not cancel the others' build.
+            await asyncio.shield(build)
         except ProviderUnavailable as exc:
             return str(exc)
         return None
+
+    async def aclose(self) -> None:
+        """Close every provider built so far."""
+        with self._lock:
+            instances, self._instances = list(self._instances.values()), {}
+        for instance in instances:
+            await instance.aclose()

@@ -21,17 +21,22 @@ def backoff_delay(attempt: int, base_s: float = 0.25, cap_s: float = 4.0) -> flo
     return random.uniform(0, min(cap_s, base_s * 2 ** (attempt - 1)))
 
 
+def _as_provider_error(exc: TimeoutError | ProviderError, policy: CallPolicy) -> ProviderError:
+    if isinstance(exc, ProviderError):
+        return exc
+    error = ProviderError(f"timed out after {policy.timeout_s:g} s", transient=True)
+    error.__cause__ = exc
+    return error
+
+
 async def call_with_retries(call: Callable[[], Awaitable[T]], policy: CallPolicy) -> T:
     attempt = 0
     while True:
         try:
             async with asyncio.timeout(policy.timeout_s):
                 return await call()
-        except TimeoutError as exc:
-            error = ProviderError(f"timed out after {policy.timeout_s:g} s", transient=True)
-            error.__cause__ = exc
-        except ProviderError as exc:
-            error = exc
+        except (TimeoutError, ProviderError) as exc:
+            error = _as_provider_error(exc, policy)
         attempt += 1
         if not error.transient or attempt > policy.max_retries:
             raise error
@@ -56,11 +61,8 @@ async def stream_with_retries(
                         return
                 started = True
                 yield item
-        except TimeoutError as exc:
-            error = ProviderError(f"timed out after {policy.timeout_s:g} s", transient=True)
-            error.__cause__ = exc
-        except ProviderError as exc:
-            error = exc
+        except (TimeoutError, ProviderError) as exc:
+            error = _as_provider_error(exc, policy)
         attempt += 1
         if started or not error.transient or attempt > policy.max_retries:
             raise error

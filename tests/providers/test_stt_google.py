@@ -202,9 +202,9 @@ async def test_cancelling_the_turn_cancels_the_call(fake: GoogleSpeechFake) -> N
     await provider.aclose()
 
 
-def test_missing_credentials_make_the_provider_unavailable(tmp_path: Path) -> None:
+async def test_missing_credentials_make_the_provider_unavailable(tmp_path: Path) -> None:
     env = {"CLOUDSDK_CONFIG": str(tmp_path), "NO_GCE_CHECK": "true"}
     with pytest.raises(ProviderUnavailable, match="GOOGLE_APPLICATION_CREDENTIALS"):
         GoogleSpeechToText.from_env(env)
-    reason = ProviderRegistry(env).check("stt", "google")
+    reason = await ProviderRegistry(env).unavailable_reason("stt", "google")
     assert reason is not None and "GOOGLE_APPLICATION_CREDENTIALS" in reason

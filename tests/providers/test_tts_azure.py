@@ -151,21 +151,18 @@ async def test_connection_refused_is_a_transient_provider_error(fake: AzureSpeec
     assert caught.value.transient
 
 
-def test_missing_credentials_make_the_provider_unavailable() -> None:
+async def test_missing_credentials_make_the_provider_unavailable() -> None:
     with pytest.raises(ProviderUnavailable, match="AZURE_SPEECH_KEY, AZURE_SPEECH_REGION"):
         AzureTextToSpeech.from_env({})
     with pytest.raises(ProviderUnavailable, match="AZURE_SPEECH_REGION"):
         AzureTextToSpeech.from_env({"AZURE_SPEECH_KEY": "secret-value"})
     with pytest.raises(ProviderUnavailable, match="AZURE_SPEECH_KEY"):
         AzureTextToSpeech.from_env({"AZURE_SPEECH_ENDPOINT": "http://127.0.0.1:1"})
-    reason = ProviderRegistry({"AZURE_SPEECH_REGION": "westeurope"}).check("tts", "azure")
+    registry = ProviderRegistry({"AZURE_SPEECH_REGION": "westeurope"})
+    reason = await registry.unavailable_reason("tts", "azure")
     assert reason is not None and "AZURE_SPEECH_KEY" in reason
-    assert (
-        ProviderRegistry({"AZURE_SPEECH_KEY": "k", "AZURE_SPEECH_REGION": "westeurope"}).check(
-            "tts", "azure"
-        )
-        is None
-    )
+    registry = ProviderRegistry({"AZURE_SPEECH_KEY": "k", "AZURE_SPEECH_REGION": "westeurope"})
+    assert await registry.unavailable_reason("tts", "azure") is None
 
 
 def test_region_must_be_a_region_name() -> None:

@@ -189,11 +189,11 @@ def no_credentials_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return {"CLOUDSDK_CONFIG": str(tmp_path), "NO_GCE_CHECK": "true", **extra}
 
 
-def test_missing_credentials_make_the_provider_unavailable(tmp_path: Path) -> None:
+async def test_missing_credentials_make_the_provider_unavailable(tmp_path: Path) -> None:
     with pytest.raises(ProviderUnavailable, match="GOOGLE_APPLICATION_CREDENTIALS"):
         GoogleTextToSpeech.from_env(no_credentials_env(tmp_path))
     registry = ProviderRegistry(no_credentials_env(tmp_path))
-    reason = registry.check("tts", "google")
+    reason = await registry.unavailable_reason("tts", "google")
     assert reason is not None and "GOOGLE_APPLICATION_CREDENTIALS" in reason
 
 

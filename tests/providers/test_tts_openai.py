@@ -11,9 +11,10 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from handlers.audio import WholeSamples
 from handlers.providers.base import PcmChunk, ProviderError, ProviderUnavailable, TtsRequest
 from handlers.providers.registry import ProviderRegistry
-from handlers.providers.tts.openai import OpenAITextToSpeech, WholeSamples
+from handlers.providers.tts.openai import OpenAITextToSpeech
 from tests.fakes.openai_api import FakeOpenAIApi, Fault, ProviderBuilder
 
 Build = Callable[..., OpenAITextToSpeech]
@@ -88,11 +89,15 @@ async def test_pieces_split_at_odd_offsets_come_out_whole(
     assert_whole_samples_of(chunks, fake.speech_pcm)
 
 
-def test_whole_samples_regroups_any_split() -> None:
+async def test_whole_samples_regroups_any_split() -> None:
     data = random.Random(7).randbytes(10_000)
     cuts = sorted(random.Random(8).sample(range(1, len(data)), 300))
-    regroup = WholeSamples()
-    out = [regroup.feed(data[a:b]) for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True):
+            yield data[a:b]
+
+    out = [piece async for piece in WholeSamples(pieces())]
 
     assert all(len(piece) % 2 == 0 for piece in out)
     assert b"".join(out) == data

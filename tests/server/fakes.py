@@ -19,6 +19,7 @@ from handlers.providers.base import (
     Transcript,
     TtsRequest,
 )
+from handlers.providers.toolkit import NothingToClose
 
 
 def heard(n_bytes: int, sample_rate: int) -> str:
@@ -26,7 +27,7 @@ def heard(n_bytes: int, sample_rate: int) -> str:
     return f"heard {n_bytes * 1000 // (2 * sample_rate)} milliseconds"
 
 
-class InstantStt:
+class InstantStt(NothingToClose):
     """Reads the audio as it arrives; the transcript says how much there was."""
 
     async def transcribe(self, audio: AsyncIterator[bytes], request: SttRequest) -> Transcript:
@@ -45,7 +46,7 @@ def scripted_reply(user_text: str) -> str:
     return " ".join(sentences)
 
 
-class ScriptedLlm:
+class ScriptedLlm(NothingToClose):
     """Streams ``scripted_reply`` word by word."""
 
     def __init__(self) -> None:
@@ -90,7 +91,7 @@ def tone(n_samples: int, rate: int, freq: float = 440.0, start: int = 0) -> byte
     return struct.pack(f"<{n_samples}h", *samples)
 
 
-class ChunkTts:
+class ChunkTts(NothingToClose):
     """A few chunks of tone per text: 40 ms per word, in 3 chunks, at ``rate``."""
 
     def __init__(self, rate: int = 16_000) -> None:
@@ -104,18 +105,18 @@ class ChunkTts:
             await asyncio.sleep(0)
 
 
-class FailingStt:
+class FailingStt(NothingToClose):
     async def transcribe(self, audio: AsyncIterator[bytes], request: SttRequest) -> Transcript:
         raise ProviderError("the fake recogniser is down")
 
 
-class FailingLlm:
+class FailingLlm(NothingToClose):
     async def respond(self, request: LlmRequest) -> AsyncIterator[str]:
         raise ProviderError("the fake language model is down")
         yield ""  # an async generator, like the real providers
 
 
-class FailingTts:
+class FailingTts(NothingToClose):
     async def synthesize(self, text: str, request: TtsRequest) -> AsyncIterator[PcmChunk]:
         raise ProviderError("the fake speech engine is down")
         yield PcmChunk(b"", request.sample_rate)  # an async generator, like the real providers

@@ -26,20 +26,15 @@ Environment: see ``handlers.providers.aws_common``; the endpoint override is
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Self
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
-from handlers.providers.aws_common import (
-    STREAM_WORKERS,
-    aws_error,
-    aws_setup,
-    iterate_in_thread,
-    make_client,
-)
+from generated.catalog import LLM
+from handlers.providers.aws_common import Boto3Provider, botocore_error
 from handlers.providers.base import ChatMessage, LlmRequest, ProviderError
+from handlers.providers.toolkit import iterate_in_thread
 
-DEFAULT_MODEL = "anthropic.claude-instant-v1"
+DEFAULT_MODEL = LLM["aws"].default_model
 
 
 def converse_messages(messages: tuple[ChatMessage, ...]) -> list[dict[str, Any]]:
@@ -75,18 +70,9 @@ def converse_arguments(request: LlmRequest) -> dict[str, Any]:
     return arguments
 
 
-class BedrockLanguageModel:
-    def __init__(self, client: Any, secrets: tuple[str, ...] = ()) -> None:
-        self._client = client
-        self._secrets = secrets
-        # Each reply holds a worker thread while it streams: a pool of its own keeps
-        # many sessions from queueing behind the loop's small default executor.
-        self._executor = ThreadPoolExecutor(STREAM_WORKERS, thread_name_prefix="bedrock")
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Self:
-        setup = aws_setup(env)
-        return cls(make_client(setup, "bedrock-runtime", env, "BEDROCK_RUNTIME"), setup.secrets)
+class BedrockLanguageModel(Boto3Provider):
+    service = "bedrock-runtime"
+    endpoint_id = "BEDROCK_RUNTIME"
 
     async def respond(self, request: LlmRequest) -> AsyncIterator[str]:
         arguments = converse_arguments(request)
@@ -109,4 +95,4 @@ class BedrockLanguageModel:
         except ProviderError:
             raise
         except Exception as exc:
-            raise aws_error(f"Bedrock {arguments['modelId']}", exc, self._secrets) from exc
+            raise botocore_error(exc, f"Bedrock {arguments['modelId']}", self._secrets) from exc

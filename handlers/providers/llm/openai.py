@@ -14,14 +14,17 @@ Environment: ``OPENAI_API_KEY`` (required), ``OPENAI_BASE_URL``, ``OPENAI_ORG_ID
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Self
+from collections.abc import AsyncIterator, Sequence
 
 from openai import AsyncOpenAI, omit
 from openai.types.chat import ChatCompletionMessageParam
 
 from handlers.providers.base import LlmRequest
-from handlers.providers.openai_common import TRANSPORT_ERRORS, build_openai_client, openai_error
+from handlers.providers.openai_common import (
+    OPENAI_ERRORS,
+    OpenAIClientProvider,
+    openai_error,
+)
 
 # Reasoning models reject ``temperature`` and ``max_tokens`` (they take
 # ``max_completion_tokens``). Names are compared after lower-casing and turning spaces into
@@ -96,11 +99,11 @@ async def stream_chat_completion(
                 for choice in chunk.choices:
                     if choice.index == 0 and choice.delta.content:
                         yield choice.delta.content
-    except TRANSPORT_ERRORS as exc:
+    except OPENAI_ERRORS as exc:
         raise openai_error(exc, what, secrets) from None
 
 
-class OpenAICompatibleLanguageModel:
+class OpenAICompatibleLanguageModel(OpenAIClientProvider):
     """A LanguageModel over any AsyncOpenAI-like client; subclasses only say how to build it."""
 
     vendor = "OpenAI"
@@ -113,8 +116,7 @@ class OpenAICompatibleLanguageModel:
         legacy_max_tokens: bool = False,
         default_model: str | None = None,
     ) -> None:
-        self._client = client
-        self._secrets = tuple(secrets)
+        super().__init__(client, secrets=secrets)
         self._legacy_max_tokens = legacy_max_tokens
         self._default_model = default_model
 
@@ -136,17 +138,9 @@ class OpenAICompatibleLanguageModel:
         ):
             yield delta
 
-    async def aclose(self) -> None:
-        """Close the HTTP connection pool (process shutdown, tests)."""
-        await self._client.close()
-
 
 class OpenAILanguageModel(OpenAICompatibleLanguageModel):
     """OpenAI chat completions, or any OpenAI-compatible server via ``OPENAI_BASE_URL``."""
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Self:
-        client = build_openai_client(env)
-        # max_completion_tokens for every model: OpenAI deprecated max_tokens, and local
-        # servers that predate the new name ignore it (the limit just does not apply).
-        return cls(client, secrets=[env["OPENAI_API_KEY"]])
+    # from_env is OpenAIClientProvider's: max_completion_tokens for every model, since OpenAI
+    # deprecated max_tokens, and local servers that predate the new name ignore it.

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Self
 
 from amazon_transcribe.auth import CredentialResolver, Credentials
@@ -47,8 +47,8 @@ from awscrt import io as crt_io
 from awscrt.exceptions import AwsCrtError
 from botocore.credentials import RefreshableCredentials
 
-from handlers.audio import Pcm16Resampler
-from handlers.providers.aws_common import aws_setup, endpoint_url, scrub
+from handlers.audio import Pcm16Resampler, WholeSamples
+from handlers.providers.aws_common import aws_setup, endpoint_url
 from handlers.providers.base import (
     CallPolicy,
     ProviderError,
@@ -57,8 +57,9 @@ from handlers.providers.base import (
     Transcript,
 )
 from handlers.providers.retry import call_with_retries
+from handlers.providers.toolkit import redact, transient_status
 
-SAMPLE_RATE = 16000
+RECOGNITION_SAMPLE_RATE = 16000
 MAX_EVENT_BYTES = 6400
 """200 ms of 16 kHz PCM16 per AudioEvent (the service takes at most 32 KB)."""
 DEFAULT_LANGUAGE = "en-US"
@@ -100,7 +101,13 @@ def trust_ca_bundle(client: TranscribeStreamingClient, ca_file: str) -> None:
     client._session_manager._tls_ctx = crt_io.ClientTlsContext(options)
 
 
-def transcribe_error(exc: BaseException, secrets: tuple[str, ...] = ()) -> ProviderError:
+TRANSCRIBE_ERRORS: tuple[type[Exception], ...] = (SDKError, AwsCrtError)
+"""What the Transcribe streaming SDK raises; ``transcribe_error`` maps them."""
+
+
+def transcribe_error(
+    exc: BaseException, what: str = "Transcribe", secrets: Sequence[str] = ()
+) -> ProviderError:
     transient = False
     if isinstance(
         exc, LimitExceededException | InternalFailureException | ServiceUnavailableException
@@ -108,7 +115,7 @@ def transcribe_error(exc: BaseException, secrets: tuple[str, ...] = ()) -> Provi
         transient = True
         detail = f"{type(exc).__name__}: {exc.message}"
     elif isinstance(exc, UnknownServiceException):
-        transient = exc.status_code == 429 or exc.status_code >= 500
+        transient = transient_status(exc.status_code)
         detail = f"{exc.error_code} ({exc.status_code}): {exc.message}"
     elif isinstance(exc, ServiceException):
         detail = f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"
@@ -123,7 +130,7 @@ def transcribe_error(exc: BaseException, secrets: tuple[str, ...] = ()) -> Provi
         detail = f"{exc.name}: {exc.message}"
     else:
         detail = f"{type(exc).__name__}: {exc}"
-    return ProviderError(scrub(f"Transcribe: {detail}", secrets), transient=transient)
+    return ProviderError(redact(f"{what}: {detail}", secrets), transient=transient)
 
 
 class AwsSpeechToText:
@@ -158,17 +165,13 @@ class AwsSpeechToText:
         stream = await call_with_retries(lambda: self._start(language), self._policy)
         input_stream = stream.input_stream
         receiver = asyncio.create_task(self._collect(stream.output_stream))
-        resampler = Pcm16Resampler(request.sample_rate, SAMPLE_RATE)
-        odd_byte = b""  # a chunk ending mid-sample waits for the next one
+        resampler = Pcm16Resampler(request.sample_rate, RECOGNITION_SAMPLE_RATE)
         ended = False
         try:
-            async for chunk in audio:
+            async for pcm in WholeSamples(audio):
                 if receiver.done():  # the service failed or closed: stop feeding it
                     break
-                data = odd_byte + chunk
-                whole = len(data) - len(data) % 2
-                odd_byte = data[whole:]
-                await self._send(input_stream, resampler.process(data[:whole]))
+                await self._send(input_stream, resampler.process(pcm))
             if not receiver.done():
                 await self._send(input_stream, resampler.process(b"", last=True))
                 await input_stream.end_stream()
@@ -181,8 +184,8 @@ class AwsSpeechToText:
             ) from exc
         except ProviderError:
             raise
-        except (SDKError, AwsCrtError) as exc:
-            raise transcribe_error(exc, self._secrets) from exc
+        except TRANSCRIBE_ERRORS as exc:
+            raise transcribe_error(exc, secrets=self._secrets) from exc
         finally:
             if not ended:
                 with contextlib.suppress(Exception):  # lets the HTTP/2 stream finish
@@ -196,11 +199,11 @@ class AwsSpeechToText:
         try:
             return await self._client.start_stream_transcription(
                 language_code=language,
-                media_sample_rate_hz=SAMPLE_RATE,
+                media_sample_rate_hz=RECOGNITION_SAMPLE_RATE,
                 media_encoding="pcm",
             )
-        except (SDKError, AwsCrtError) as exc:
-            raise transcribe_error(exc, self._secrets) from exc
+        except TRANSCRIBE_ERRORS as exc:
+            raise transcribe_error(exc, secrets=self._secrets) from exc
 
     @staticmethod
     async def _send(input_stream: Any, pcm: bytes) -> None:
@@ -220,6 +223,6 @@ class AwsSpeechToText:
                     text = (result.alternatives[0].transcript or "").strip()
                     if text:
                         finals.append(text)
-        except (SDKError, AwsCrtError) as exc:
-            raise transcribe_error(exc, self._secrets) from exc
+        except TRANSCRIBE_ERRORS as exc:
+            raise transcribe_error(exc, secrets=self._secrets) from exc
         return finals

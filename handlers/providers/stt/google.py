@@ -27,14 +27,14 @@ from handlers.providers.base import (
     Transcript,
 )
 from handlers.providers.google_common import (
-    GOOGLE_CALL_ERRORS,
+    GOOGLE_ERRORS,
     GoogleConnection,
-    LoopBoundClient,
-    google_provider_error,
+    google_error,
+    loop_bound_client,
 )
 from handlers.providers.retry import backoff_delay
 
-RECOGNITION_RATE = 16000
+RECOGNITION_SAMPLE_RATE = 16000
 MODELS: dict[str, str] = {
     "default": "",  # unset: Google picks its default model for the language
     "latest_short": "latest_short",
@@ -55,7 +55,7 @@ class _ReplayableAudio:
 
     def __init__(self, source: AsyncIterator[bytes], sample_rate: int) -> None:
         self._source = source
-        self._resampler = Pcm16Resampler(sample_rate, RECOGNITION_RATE)
+        self._resampler = Pcm16Resampler(sample_rate, RECOGNITION_SAMPLE_RATE)
         self._chunks: list[bytes] = []
         self._pending: asyncio.Task[bytes | None] | None = None
         self.finished = False
@@ -111,10 +111,8 @@ class _ReplayableAudio:
 class GoogleSpeechToText:
     def __init__(self, connection: GoogleConnection, policy: CallPolicy) -> None:
         self._policy = policy
-        self._clients: LoopBoundClient[speech_v1.SpeechAsyncClient] = LoopBoundClient(
-            lambda: speech_v1.SpeechAsyncClient(
-                **connection.client_arguments(SpeechGrpcAsyncIOTransport)
-            )
+        self._clients = loop_bound_client(
+            connection, speech_v1.SpeechAsyncClient, SpeechGrpcAsyncIOTransport
         )
 
     @classmethod
@@ -131,7 +129,7 @@ class GoogleSpeechToText:
         config = speech_v1.StreamingRecognitionConfig(
             config=speech_v1.RecognitionConfig(
                 encoding=speech_v1.RecognitionConfig.AudioEncoding.LINEAR16,
-                sample_rate_hertz=RECOGNITION_RATE,
+                sample_rate_hertz=RECOGNITION_SAMPLE_RATE,
                 language_code=request.language,
                 model=model,
                 enable_automatic_punctuation=True,
@@ -199,8 +197,8 @@ class GoogleSpeechToText:
                 f"Google speech-to-text timed out after {self._policy.timeout_s:g} s",
                 transient=True,
             ) from exc
-        except GOOGLE_CALL_ERRORS as exc:
-            raise google_provider_error("speech-to-text", exc) from exc
+        except GOOGLE_ERRORS as exc:
+            raise google_error(exc, "Google speech-to-text") from exc
         except asyncio.CancelledError:
             # grpc.aio cancels the call when the request iterator raises, and the response
             # iterator then raises CancelledError although this task was not cancelled.

@@ -34,22 +34,25 @@ from typing import Self, TypeVar
 
 from pocketsphinx import Decoder
 
-from handlers.audio import Pcm16Resampler
+from generated.catalog import STT
+from handlers.audio import Pcm16Resampler, WholeSamples
 from handlers.providers.base import (
     ProviderError,
     ProviderUnavailable,
     SttRequest,
     Transcript,
 )
+from handlers.providers.toolkit import NothingToClose
 
-MODEL_NAME = "pocketsphinx-en-us"
+MODEL_NAME = STT["local"].default_model
+"""``pocketsphinx-en-us``, the one model."""
 LANGUAGE = "en-US"
-DECODER_SAMPLE_RATE = 16000
+RECOGNITION_SAMPLE_RATE = 16000
 DECODERS_ENV = "METAHUMAN_LOCAL_STT_DECODERS"
 DEFAULT_DECODERS = 2
 
 # 20 ms of 16 kHz PCM16: the unit audio is fed to the decoder in (see the module docstring).
-_PIECE_BYTES = 2 * DECODER_SAMPLE_RATE // 50
+_PIECE_BYTES = 2 * RECOGNITION_SAMPLE_RATE // 50
 
 T = TypeVar("T")
 
@@ -150,7 +153,7 @@ class _DecoderPool:
                 return
 
 
-class _Utterance:
+class _Transcription:
     """One transcription: the audio queued for its decoder, and the decoding state.
 
     ``pending``/``arrived``/``ended``/``aborted`` belong to the event loop; ``feed``
@@ -163,8 +166,7 @@ class _Utterance:
         self.ended = False
         self.aborted = False
         self.holds_decoder = False
-        self._resampler = Pcm16Resampler(sample_rate, DECODER_SAMPLE_RATE)
-        self._odd_byte = b""
+        self._resampler = Pcm16Resampler(sample_rate, RECOGNITION_SAMPLE_RATE)
         self._unfed = b""
         self._started = False
 
@@ -173,11 +175,9 @@ class _Utterance:
         return chunks, self.ended
 
     def feed(self, decoder: Decoder, chunks: list[bytes], last: bool) -> str:
-        """Decode ``chunks``; on the ``last`` call finish the utterance and return its text."""
-        raw = self._odd_byte + b"".join(chunks)
-        even = len(raw) - len(raw) % 2  # a chunk may end mid-sample
-        raw, self._odd_byte = raw[:even], raw[even:]
-        pcm = self._unfed + self._resampler.process(raw, last=last)
+        """Decode ``chunks`` (whole samples); on the ``last`` call finish the utterance and return
+        its text."""
+        pcm = self._unfed + self._resampler.process(b"".join(chunks), last=last)
         if not self._started:
             decoder.reinit_feat()  # forget the previous utterance's normalisation (~30 us)
             decoder.start_utt()
@@ -202,7 +202,7 @@ class _Utterance:
             decoder.end_utt()
 
 
-class LocalSpeechToText:
+class LocalSpeechToText(NothingToClose):
     """Embedded pocketsphinx recogniser (US English), the server's offline default."""
 
     def __init__(self, max_decoders: int, first_decoder: Decoder) -> None:
@@ -238,13 +238,11 @@ class LocalSpeechToText:
 
     async def transcribe(self, audio: AsyncIterator[bytes], request: SttRequest) -> Transcript:
         _check_request(request)
-        utterance = _Utterance(request.sample_rate)
+        utterance = _Transcription(request.sample_rate)
         decoding: asyncio.Task[str] | None = None
         finished = False
         try:
-            async for chunk in audio:
-                if not chunk:
-                    continue
+            async for chunk in WholeSamples(audio):
                 utterance.pending.append(chunk)
                 utterance.arrived.set()
                 if decoding is None:
@@ -261,7 +259,7 @@ class LocalSpeechToText:
             if decoding is not None and not finished:
                 self._abandon(utterance, decoding)
 
-    async def _decode(self, utterance: _Utterance) -> str:
+    async def _decode(self, utterance: _Transcription) -> str:
         decoder = await self._pool.acquire()
         utterance.holds_decoder = True
         try:
@@ -290,7 +288,7 @@ class LocalSpeechToText:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, function, *args)
 
-    def _abandon(self, utterance: _Utterance, decoding: asyncio.Task[str]) -> None:
+    def _abandon(self, utterance: _Transcription, decoding: asyncio.Task[str]) -> None:
         """The caller stopped (client gone, cancelled, iterator failed): stop without waiting."""
         if decoding.done():
             _consume_outcome(decoding)

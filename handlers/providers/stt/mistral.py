@@ -17,18 +17,18 @@ without ``/v1``, default ``https://api.mistral.ai``); timeout and retries from
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Self
 
 import httpx2
 from mistralai.client import Mistral, errors
 from mistralai.client.types import UNSET
 
-from handlers.audio import pcm16_seconds, wav_bytes
+from handlers.audio import pcm16_seconds, read_whole_samples, wav_bytes
 from handlers.providers.base import CallPolicy, ProviderError, SttRequest, Transcript, require_env
-from handlers.providers.openai_common import redact
 from handlers.providers.retry import call_with_retries
-from handlers.providers.stt.openai import collect_pcm, iso_639_1
+from handlers.providers.stt.openai import iso_639_1
+from handlers.providers.toolkit import connection_error, http_status_error, timeout_error
 
 _TRANSCRIPTION_MODELS = {"voxtral-small-latest": "voxtral-small-transcribe-latest"}
 _MIN_SECONDS = 0.1
@@ -38,23 +38,26 @@ def api_model_name(model: str) -> str:
     return _TRANSCRIPTION_MODELS.get(model, model)
 
 
-def mistral_error(exc: Exception, what: str, secrets: tuple[str, ...]) -> ProviderError:
+MISTRAL_ERRORS: tuple[type[Exception], ...] = (
+    httpx2.HTTPError,
+    errors.MistralError,
+    errors.NoResponseError,
+)
+
+
+def mistral_error(exc: BaseException, what: str, secrets: Sequence[str] = ()) -> ProviderError:
     if isinstance(exc, httpx2.TimeoutException):
-        return ProviderError(f"{what} timed out", transient=True)
+        return timeout_error(what)
     if isinstance(exc, httpx2.TransportError | errors.NoResponseError):
-        return ProviderError(f"{what}: connection failed ({type(exc).__name__})", transient=True)
+        return connection_error(what, exc)
     if isinstance(exc, errors.MistralError):
-        status = exc.status_code
-        detail = ""
         try:
             body = json.loads(exc.body)
         except ValueError:
             body = None
-        if isinstance(body, dict) and isinstance(body.get("message"), str):
-            detail = f": {body['message']}"
-        return ProviderError(
-            redact(f"{what} failed: HTTP {status}{detail}", secrets),
-            transient=status in (408, 429) or status >= 500,
+        message = body.get("message") if isinstance(body, dict) else None
+        return http_status_error(
+            what, exc.status_code, message if isinstance(message, str) else "", secrets
         )
     return ProviderError(f"{what} failed: {type(exc).__name__}")
 
@@ -89,7 +92,7 @@ class MistralSpeechToText:
         return cls(client, http, policy, secrets=(api_key,))
 
     async def transcribe(self, audio: AsyncIterator[bytes], request: SttRequest) -> Transcript:
-        pcm = await collect_pcm(audio)
+        pcm = await read_whole_samples(audio)
         language = iso_639_1(request.language)
         if pcm16_seconds(pcm, request.sample_rate) < _MIN_SECONDS:
             return Transcript(text="", language=request.language if language else None)
@@ -108,7 +111,7 @@ class MistralSpeechToText:
                     },
                     language=language or UNSET,
                 )
-            except (httpx2.HTTPError, errors.MistralError, errors.NoResponseError) as exc:
+            except MISTRAL_ERRORS as exc:
                 raise mistral_error(exc, what, self._secrets) from None
             detected = result.language if isinstance(result.language, str) else None
             # With a hint sent, report the session's tag ("en-US"), as the other providers do.

@@ -11,14 +11,13 @@ Environment: ``OPENAI_API_KEY`` (required), ``OPENAI_BASE_URL``, ``OPENAI_ORG_ID
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from typing import Self
+from collections.abc import AsyncIterator
 
-from openai import AsyncOpenAI, omit
+from openai import omit
 
-from handlers.audio import pcm16_seconds, wav_bytes
+from handlers.audio import pcm16_seconds, read_whole_samples, wav_bytes
 from handlers.providers.base import SttRequest, Transcript
-from handlers.providers.openai_common import TRANSPORT_ERRORS, build_openai_client, openai_error
+from handlers.providers.openai_common import OPENAI_ERRORS, OpenAIClientProvider, openai_error
 
 # The contract's spellings that differ from the API's model names.
 _MODEL_NAMES = {"gpt_4o_mini_transcribe": "gpt-4o-mini-transcribe"}
@@ -38,25 +37,9 @@ def iso_639_1(language: str) -> str | None:
     return primary if len(primary) == 2 and primary.isalpha() else None
 
 
-async def collect_pcm(audio: AsyncIterator[bytes]) -> bytes:
-    """The whole utterance; a trailing odd byte (half a sample) is dropped."""
-    buffer = bytearray()
-    async for chunk in audio:
-        buffer += chunk
-    return bytes(buffer[: len(buffer) - len(buffer) % 2])
-
-
-class OpenAISpeechToText:
-    def __init__(self, client: AsyncOpenAI, *, secrets: tuple[str, ...] = ()) -> None:
-        self._client = client
-        self._secrets = secrets
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Self:
-        return cls(build_openai_client(env), secrets=(env["OPENAI_API_KEY"],))
-
+class OpenAISpeechToText(OpenAIClientProvider):
     async def transcribe(self, audio: AsyncIterator[bytes], request: SttRequest) -> Transcript:
-        pcm = await collect_pcm(audio)
+        pcm = await read_whole_samples(audio)
         language = iso_639_1(request.language)
         reported_language = request.language if language else None
         if pcm16_seconds(pcm, request.sample_rate) < _MIN_SECONDS:
@@ -71,7 +54,7 @@ class OpenAISpeechToText:
                     file=upload, model=model, language=language or omit, response_format="json"
                 )
                 text = result.text
-        except TRANSPORT_ERRORS as exc:
+        except OPENAI_ERRORS as exc:
             raise openai_error(exc, f"OpenAI transcription ({model})", self._secrets) from None
         return Transcript(text=text.strip(), language=reported_language)
 
@@ -90,7 +73,3 @@ class OpenAISpeechToText:
                     return event.text
         # A stream that ends without its "done" event still delivered its words as deltas.
         return "".join(deltas)
-
-    async def aclose(self) -> None:
-        """Close the HTTP connection pool (process shutdown, tests)."""
-        await self._client.close()

@@ -20,27 +20,24 @@ Environment: see ``handlers.providers.aws_common``; the endpoint override is
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Self
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from typing import Any
 
-from handlers.providers.aws_common import (
-    STREAM_WORKERS,
-    aws_error,
-    aws_setup,
-    client_error_code,
-    iterate_in_thread,
-    make_client,
-)
+from generated.catalog import TTS
+from handlers.audio import WholeSamples
+from handlers.providers.aws_common import Boto3Provider, botocore_error, client_error_code
 from handlers.providers.base import PcmChunk, ProviderError, TtsRequest
+from handlers.providers.toolkit import default_voice, iterate_in_thread
 
-SAMPLE_RATE = 16000
+SYNTHESIS_SAMPLE_RATE = 16000
 """Polly's highest PCM rate (it offers 8000 and 16000 Hz for ``pcm``)."""
 CHUNK_BYTES = 3200
 """100 ms of 16 kHz PCM16: small enough to start playback early."""
 MAX_REQUEST_CHARS = 3000
 """Polly bills and accepts at most 3000 characters of text per SynthesizeSpeech call."""
-DEFAULT_VOICE = "Joanna"
+DEFAULT_VOICE = default_voice("aws")
+DEFAULT_ENGINE = TTS["aws"].default_model
+"""``default``: neural where the voice has it, else standard."""
 ENGINES = ("standard", "neural", "generative", "long-form")
 
 # Which of the contract's voices have a neural engine (Polly's voice list, docs
@@ -73,8 +70,8 @@ def choose_engine(model: str, voice: str) -> tuple[str, bool]:
 
     The fallback is only for ``default`` with a voice this table does not know yet.
     """
-    engine = (model or "default").strip().lower()
-    if engine == "default":
+    engine = (model or DEFAULT_ENGINE).strip().lower()
+    if engine == DEFAULT_ENGINE:
         if voice in NEURAL_VOICES:
             return "neural", False
         if voice in STANDARD_ONLY_VOICES:
@@ -104,18 +101,9 @@ def split_text(text: str, limit: int = MAX_REQUEST_CHARS) -> list[str]:
     return pieces
 
 
-class PollyTextToSpeech:
-    def __init__(self, client: Any, secrets: tuple[str, ...] = ()) -> None:
-        self._client = client
-        self._secrets = secrets
-        # boto3 blocks: each stream holds a worker thread while Polly sends audio, so
-        # the provider has its own pool rather than the loop's small default one.
-        self._executor = ThreadPoolExecutor(STREAM_WORKERS, thread_name_prefix="polly")
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Self:
-        setup = aws_setup(env)
-        return cls(make_client(setup, "polly", env, "POLLY"), setup.secrets)
+class PollyTextToSpeech(Boto3Provider):
+    service = "polly"
+    endpoint_id = "POLLY"
 
     async def synthesize(self, text: str, request: TtsRequest) -> AsyncIterator[PcmChunk]:
         voice = request.voice or DEFAULT_VOICE
@@ -126,7 +114,7 @@ class PollyTextToSpeech:
                 self._stream(piece, voice, engine, may_fall_back)
             ) as pcms:
                 async for pcm in pcms:
-                    yield PcmChunk(pcm=pcm, sample_rate=SAMPLE_RATE)
+                    yield PcmChunk(pcm=pcm, sample_rate=SYNTHESIS_SAMPLE_RATE)
 
     async def _stream(
         self, text: str, voice: str, engine: str, may_fall_back: bool
@@ -144,15 +132,10 @@ class PollyTextToSpeech:
             finally:
                 body.close()
 
-        odd_byte = b""  # keep every chunk whole samples even if a read ends mid-sample
         try:
             async with contextlib.aclosing(iterate_in_thread(produce, self._executor)) as chunks:
-                async for data in chunks:
-                    data = odd_byte + data
-                    whole = len(data) - len(data) % 2
-                    odd_byte = data[whole:]
-                    if whole:
-                        yield data[:whole]
+                async for pcm in WholeSamples(chunks):
+                    yield pcm
         except ProviderError:
             raise
         except Exception as exc:
@@ -160,13 +143,13 @@ class PollyTextToSpeech:
                 raise ProviderError(
                     f"Polly voice {voice} does not support the {engine} engine", transient=False
                 ) from exc
-            raise aws_error(f"Polly voice {voice} ({engine})", exc, self._secrets) from exc
+            raise botocore_error(exc, f"Polly voice {voice} ({engine})", self._secrets) from exc
 
     def _synthesize(self, text: str, voice: str, engine: str) -> Any:
         return self._client.synthesize_speech(
             Engine=engine,
             OutputFormat="pcm",
-            SampleRate=str(SAMPLE_RATE),
+            SampleRate=str(SYNTHESIS_SAMPLE_RATE),
             Text=text,
             TextType="text",
             VoiceId=voice,

@@ -12,7 +12,6 @@ ignored, since an Azure neural voice has no model to select (the voice name pick
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
@@ -22,6 +21,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import aiohttp
 
+from handlers.audio import WholeSamples
 from handlers.providers.base import (
     CallPolicy,
     PcmChunk,
@@ -31,14 +31,15 @@ from handlers.providers.base import (
     require_env,
 )
 from handlers.providers.retry import stream_with_retries
+from handlers.providers.toolkit import LoopBound, connection_error, default_voice, http_status_error
 
-NATIVE_RATE = 24000
+SYNTHESIS_SAMPLE_RATE = 24000
 OUTPUT_FORMAT = "raw-24khz-16bit-mono-pcm"
 SYNTHESIS_PATH = "/cognitiveservices/v1"
 USER_AGENT = "metahuman-ai-chat"
-DEFAULT_VOICE = "en-US-JennyNeural"
-VOICES = ("en-US-JennyNeural", "en-US-SaraNeural", "en-US-TonyNeural", "en-US-NancyNeural")
-"""The contract's voices; any other Azure neural voice name is passed through as well."""
+DEFAULT_VOICE = default_voice("azure")
+"""Besides the contract's voices, any other Azure neural voice name is passed through."""
+WHAT = "Azure text-to-speech"
 _GENDERS = {"unspecified": None, "neutral": "Neutral", "male": "Male", "female": "Female"}
 # Azure's prosody rate spans half to double speed.
 _MIN_SPEED, _MAX_SPEED = 0.5, 2.0
@@ -78,8 +79,8 @@ class AzureTextToSpeech:
             "X-Microsoft-OutputFormat": OUTPUT_FORMAT,
             "User-Agent": USER_AGENT,
         }
-        self._session: aiohttp.ClientSession | None = None
-        self._session_loop: asyncio.AbstractEventLoop | None = None
+        self._secrets = (key,)
+        self._sessions = LoopBound(self._new_session, aiohttp.ClientSession.close)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self:
@@ -94,20 +95,14 @@ class AzureTextToSpeech:
             url = f"https://{region}.tts.speech.microsoft.com{SYNTHESIS_PATH}"
         return cls(key, url, CallPolicy.from_env(env))
 
-    def _client_session(self) -> aiohttp.ClientSession:
+    def _new_session(self) -> aiohttp.ClientSession:
         """One session (one connection pool) for every call, made on the loop that uses it."""
-        loop = asyncio.get_running_loop()
-        if self._session is None or self._session.closed or self._session_loop is not loop:
-            # stream_with_retries bounds each wait; no whole-response limit for long replies.
-            timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._policy.timeout_s)
-            self._session = aiohttp.ClientSession(timeout=timeout)
-            self._session_loop = loop
-        return self._session
+        # stream_with_retries bounds each wait; no whole-response limit for long replies.
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._policy.timeout_s)
+        return aiohttp.ClientSession(timeout=timeout)
 
     async def aclose(self) -> None:
-        session, self._session = self._session, None
-        if session is not None and self._session_loop is asyncio.get_running_loop():
-            await session.close()
+        await self._sessions.aclose()
 
     async def synthesize(self, text: str, request: TtsRequest) -> AsyncIterator[PcmChunk]:
         # request.model is deliberately unused: see the module docstring.
@@ -124,29 +119,18 @@ class AzureTextToSpeech:
         pcms = stream_with_retries(lambda: self._post(ssml), self._policy)
         async with aclosing(pcms):
             async for pcm in pcms:
-                yield PcmChunk(pcm, NATIVE_RATE)
+                yield PcmChunk(pcm, SYNTHESIS_SAMPLE_RATE)
 
     async def _post(self, ssml: bytes) -> AsyncIterator[bytes]:
         """One synthesis request: its PCM as it arrives, cut to whole samples."""
-        session = self._client_session()
+        session = self._sessions.get()
         try:
             async with session.post(self._url, data=ssml, headers=self._headers) as response:
                 if response.status != 200:
                     detail = (await response.text(errors="replace")).strip()[:200]
-                    raise ProviderError(
-                        f"Azure text-to-speech answered HTTP {response.status}"
-                        + (f": {detail}" if detail else ""),
-                        transient=response.status == 429 or response.status >= 500,
-                    )
-                odd_byte = b""
-                async for data in response.content.iter_any():
-                    data = odd_byte + data
-                    cut = len(data) - len(data) % 2
-                    odd_byte = data[cut:]
-                    if cut:
-                        yield data[:cut]
+                    raise http_status_error(WHAT, response.status, detail, self._secrets)
+                async for pcm in WholeSamples(response.content.iter_any()):
+                    yield pcm
         except aiohttp.ClientError as exc:
             # Connection refused or reset, a cut-off body, ...: worth another attempt.
-            raise ProviderError(
-                f"Azure text-to-speech request failed: {type(exc).__name__}", transient=True
-            ) from exc
+            raise connection_error(WHAT, exc) from exc

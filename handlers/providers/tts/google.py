@@ -17,7 +17,8 @@ from google.cloud.texttospeech_v1.services.text_to_speech.transports import (
     TextToSpeechGrpcAsyncIOTransport,
 )
 
-from handlers.audio import AudioFormatError, parse_wav
+from generated.catalog import TTS
+from handlers.audio import AudioFormatError, WholeSamples, parse_wav
 from handlers.providers.base import (
     CallPolicy,
     PcmChunk,
@@ -25,16 +26,17 @@ from handlers.providers.base import (
     TtsRequest,
 )
 from handlers.providers.google_common import (
-    GOOGLE_CALL_ERRORS,
+    GOOGLE_ERRORS,
     GoogleConnection,
-    LoopBoundClient,
     attempt_timeout,
-    google_provider_error,
+    google_error,
     google_retry,
+    loop_bound_client,
 )
 from handlers.providers.retry import stream_with_retries
 
-NATIVE_RATE = 24000
+SYNTHESIS_SAMPLE_RATE = 24000
+WHAT = "Google text-to-speech"
 CHUNK_SECONDS = 0.2
 _GENDERS = {
     "unspecified": texttospeech.SsmlVoiceGender.SSML_VOICE_GENDER_UNSPECIFIED,
@@ -42,8 +44,8 @@ _GENDERS = {
     "male": texttospeech.SsmlVoiceGender.MALE,
     "female": texttospeech.SsmlVoiceGender.FEMALE,
 }
-MODELS = ("default",)
-"""Google picks the model from the voice; the contract has no Google TTS model list."""
+MODELS = TTS["google"].models
+"""``default`` only: Google picks the model from the voice."""
 
 
 def _is_streaming_voice(voice_name: str) -> bool:
@@ -54,10 +56,8 @@ def _is_streaming_voice(voice_name: str) -> bool:
 class GoogleTextToSpeech:
     def __init__(self, connection: GoogleConnection, policy: CallPolicy) -> None:
         self._policy = policy
-        self._clients: LoopBoundClient[texttospeech.TextToSpeechAsyncClient] = LoopBoundClient(
-            lambda: texttospeech.TextToSpeechAsyncClient(
-                **connection.client_arguments(TextToSpeechGrpcAsyncIOTransport)
-            )
+        self._clients = loop_bound_client(
+            connection, texttospeech.TextToSpeechAsyncClient, TextToSpeechGrpcAsyncIOTransport
         )
 
     @classmethod
@@ -69,7 +69,7 @@ class GoogleTextToSpeech:
 
     async def synthesize(self, text: str, request: TtsRequest) -> AsyncIterator[PcmChunk]:
         if request.model not in MODELS:
-            raise ProviderError(f"unknown Google text-to-speech model {request.model!r}")
+            raise ProviderError(f"unknown {WHAT} model {request.model!r}")
         gender = _GENDERS.get(request.ssml_gender)
         if gender is None:
             raise ProviderError(f"unknown SSML gender {request.ssml_gender!r}")
@@ -100,19 +100,19 @@ class GoogleTextToSpeech:
                 voice=voice,
                 audio_config=texttospeech.AudioConfig(
                     audio_encoding=texttospeech.AudioEncoding.LINEAR16,
-                    sample_rate_hertz=NATIVE_RATE,
+                    sample_rate_hertz=SYNTHESIS_SAMPLE_RATE,
                     speaking_rate=speed,
                 ),
                 retry=google_retry(self._policy),
                 timeout=attempt_timeout(self._policy),
             )
-        except GOOGLE_CALL_ERRORS as exc:
-            raise google_provider_error("text-to-speech", exc) from exc
+        except GOOGLE_ERRORS as exc:
+            raise google_error(exc, WHAT) from exc
         try:
             # LINEAR16 answers are a WAV file; its header says the rate actually served.
             pcm, rate = parse_wav(response.audio_content)
         except AudioFormatError as exc:
-            raise ProviderError(f"Google text-to-speech answered unreadable audio: {exc}") from exc
+            raise ProviderError(f"{WHAT} answered unreadable audio: {exc}") from exc
         step = 2 * round(rate * CHUNK_SECONDS)
         for start in range(0, len(pcm), step):
             yield PcmChunk(pcm[start : start + step], rate)
@@ -128,7 +128,7 @@ class GoogleTextToSpeech:
                     voice=voice,
                     streaming_audio_config=texttospeech.StreamingAudioConfig(
                         audio_encoding=texttospeech.AudioEncoding.PCM,
-                        sample_rate_hertz=NATIVE_RATE,
+                        sample_rate_hertz=SYNTHESIS_SAMPLE_RATE,
                         speaking_rate=speed,
                     ),
                 )
@@ -139,17 +139,14 @@ class GoogleTextToSpeech:
 
         client = self._clients.get()
         call: Any = None
-        odd_byte = b""
         try:
             call = await client.streaming_synthesize(requests=requests(), retry=None, timeout=None)
-            async for response in call:
-                data = odd_byte + response.audio_content
-                cut = len(data) - len(data) % 2
-                odd_byte = data[cut:]
-                if cut:
-                    yield PcmChunk(data[:cut], NATIVE_RATE)
-        except GOOGLE_CALL_ERRORS as exc:
-            raise google_provider_error("text-to-speech", exc) from exc
+            audio = (response.audio_content async for response in call)
+            async with aclosing(audio):
+                async for pcm in WholeSamples(audio):
+                    yield PcmChunk(pcm, SYNTHESIS_SAMPLE_RATE)
+        except GOOGLE_ERRORS as exc:
+            raise google_error(exc, WHAT) from exc
         finally:
             if call is not None:
                 call.cancel()  # a no-op once finished; stops the RPC if the consumer left early

@@ -26,24 +26,27 @@ more or less.
 
 from __future__ import annotations
 
-import asyncio
 import ctypes
 import threading
 import unicodedata
 from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import aclosing
 from typing import Self
 
 import espeakng_loader
 
+from generated.catalog import TTS
 from handlers.providers.base import (
     PcmChunk,
     ProviderError,
     ProviderUnavailable,
     TtsRequest,
 )
+from handlers.providers.toolkit import Emit, NothingToClose, stream_from_thread
 
-MODEL_NAME = "espeak-ng"
+MODEL_NAME = TTS["local"].default_model
+"""``espeak-ng``, the one model."""
 VOICES: dict[str, str] = {
     "en-us": "en-US",
     "en-gb": "en",
@@ -80,14 +83,15 @@ class _Espeak:
     """The process's one espeak-ng engine, used only from its own worker thread."""
 
     def __init__(self) -> None:
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="espeak-ng")
+        self.thread = ThreadPoolExecutor(1, thread_name_prefix="espeak-ng")
+        """The engine's one worker thread: every call into the library runs there."""
         self._lib = ctypes.CDLL(espeakng_loader.get_library_path())
         self._declare_signatures()
         # ctypes frees a callback whose Python object is collected: keep it for the process.
         self._callback = _SynthCallback(self._on_audio)
         self._sink: Sink | None = None
         data_path = espeakng_loader.get_data_path()
-        self.sample_rate = self._thread.submit(self._initialize, data_path).result()
+        self.sample_rate = self.thread.submit(self._initialize, data_path).result()
 
     def _declare_signatures(self) -> None:
         lib = self._lib
@@ -141,9 +145,6 @@ class _Espeak:
         except Exception:
             return 1  # an exception cannot cross the C callback boundary
         return 0 if keep_going else 1
-
-    def submit(self, job: Callable[[], None]) -> None:
-        self._thread.submit(job)
 
     def speak(self, text: bytes, voice: str, words_per_minute: int, sink: Sink) -> None:
         """Synthesise ``text`` (UTF-8) into ``sink``. Runs on the worker thread only."""
@@ -216,7 +217,7 @@ def espeak_voice(request: TtsRequest) -> str:
     return voice + FEMALE_VARIANT if request.ssml_gender == "female" else voice
 
 
-class LocalTextToSpeech:
+class LocalTextToSpeech(NothingToClose):
     """Embedded espeak-ng synthesiser; streams PCM16 at the engine's native rate."""
 
     def __init__(self, engine: _Espeak) -> None:
@@ -243,45 +244,23 @@ class LocalTextToSpeech:
         speakable = _speakable(text)
         if not speakable:
             return
-        loop = asyncio.get_running_loop()
-        # Items from the worker thread: audio, None when done, or the error that stopped it.
-        received: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
-        stop = threading.Event()
-
-        def deliver(item: bytes | BaseException | None) -> bool:
-            if stop.is_set():
-                return False
-            try:
-                loop.call_soon_threadsafe(received.put_nowait, item)
-            except RuntimeError:  # the event loop is closed: nobody is listening any more
-                stop.set()
-                return False
-            return True
-
         rechunker = _Rechunker(self._chunk_bytes)
 
-        def sink(pcm: bytes) -> bool:
-            return all(deliver(chunk) for chunk in rechunker.push(pcm)) and not stop.is_set()
+        def speak(emit: Emit[bytes]) -> None:
+            def sink(pcm: bytes) -> bool:
+                return all(emit(chunk) for chunk in rechunker.push(pcm))
 
-        def job() -> None:
-            if stop.is_set():  # abandoned while queued behind other syntheses
-                return
+            self._engine.speak(speakable, voice, rate, sink)
+            tail = rechunker.flush()
+            if tail:
+                emit(tail)
+
+        # aclosing: a consumer that stops early aborts the synthesis at its next full chunk.
+        async with aclosing(stream_from_thread(speak, self._engine.thread)) as chunks:
             try:
-                self._engine.speak(speakable, voice, rate, sink)
-                tail = rechunker.flush()
-                if tail:
-                    deliver(tail)
-                deliver(None)
+                async for pcm in chunks:
+                    yield PcmChunk(pcm, self.sample_rate)
+            except ProviderError:
+                raise
             except Exception as exc:
-                deliver(exc)
-
-        self._engine.submit(job)
-        try:
-            while (item := await received.get()) is not None:
-                if isinstance(item, ProviderError):
-                    raise item
-                if isinstance(item, BaseException):
-                    raise ProviderError(f"espeak-ng failed: {item}") from item
-                yield PcmChunk(item, self.sample_rate)
-        finally:
-            stop.set()  # a consumer that stops early aborts the synthesis at its next buffer
+                raise ProviderError(f"espeak-ng failed: {exc}") from exc

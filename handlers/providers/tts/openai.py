@@ -12,45 +12,22 @@ Environment: ``OPENAI_API_KEY`` (required), ``OPENAI_BASE_URL``, ``OPENAI_ORG_ID
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from typing import Self
+from collections.abc import AsyncIterator
 
-from openai import AsyncOpenAI
-
+from handlers.audio import WholeSamples
 from handlers.providers.base import PcmChunk, TtsRequest
-from handlers.providers.openai_common import TRANSPORT_ERRORS, build_openai_client, openai_error
+from handlers.providers.openai_common import OPENAI_ERRORS, OpenAIClientProvider, openai_error
 
-OPENAI_PCM_RATE = 24_000
+SYNTHESIS_SAMPLE_RATE = 24_000
+"""OpenAI's ``pcm`` response format: raw 24 kHz PCM16 LE mono."""
 _MIN_SPEED, _MAX_SPEED = 0.25, 4.0
 
 
-class WholeSamples:
-    """Re-cuts a byte stream into chunks of whole PCM16 samples, holding back an odd last byte."""
-
-    def __init__(self) -> None:
-        self._carry = b""
-
-    def feed(self, data: bytes) -> bytes:
-        data = self._carry + data
-        cut = len(data) - len(data) % 2
-        self._carry = data[cut:]
-        return data[:cut]
-
-
-class OpenAITextToSpeech:
-    def __init__(self, client: AsyncOpenAI, *, secrets: tuple[str, ...] = ()) -> None:
-        self._client = client
-        self._secrets = secrets
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Self:
-        return cls(build_openai_client(env), secrets=(env["OPENAI_API_KEY"],))
-
+class OpenAITextToSpeech(OpenAIClientProvider):
     async def synthesize(self, text: str, request: TtsRequest) -> AsyncIterator[PcmChunk]:
         if not text.strip():
             return
         speed = min(_MAX_SPEED, max(_MIN_SPEED, request.speed or 1.0))
-        samples = WholeSamples()
         try:
             # The SDK retries the request (429, 5xx, timeouts) before the first byte; once
             # audio has been yielded nothing is retried.
@@ -61,13 +38,7 @@ class OpenAITextToSpeech:
                 response_format="pcm",
                 speed=speed,
             ) as response:
-                async for data in response.iter_bytes():
-                    pcm = samples.feed(data)
-                    if pcm:
-                        yield PcmChunk(pcm=pcm, sample_rate=OPENAI_PCM_RATE)
-        except TRANSPORT_ERRORS as exc:
+                async for pcm in WholeSamples(response.iter_bytes()):
+                    yield PcmChunk(pcm=pcm, sample_rate=SYNTHESIS_SAMPLE_RATE)
+        except OPENAI_ERRORS as exc:
             raise openai_error(exc, f"OpenAI speech ({request.model})", self._secrets) from None
-
-    async def aclose(self) -> None:
-        """Close the HTTP connection pool (process shutdown, tests)."""
-        await self._client.close()
