@@ -12,7 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
-from generated.catalog import CATALOG, DEFAULT_TTS_RESPONSE_TYPE, ProviderCatalog
+from codegen.runtime import ProviderCatalog
+from generated.catalog import CATALOG, DEFAULT_TTS_RESPONSE_TYPE
 from generated.models import TtsResponseType
 
 STATIC_DIR = Path(__file__).parent / "static"
