@@ -8,7 +8,8 @@ import pytest
 
 from handlers.providers.base import ChatMessage, LlmRequest, ProviderError, ProviderUnavailable
 from handlers.providers.llm.azure import DEFAULT_API_VERSION, AzureOpenAILanguageModel
-from tests.fakes.openai_api import FakeOpenAIApi, Fault, ProviderBuilder
+from tests.fakes.common import ProviderBuilder
+from tests.fakes.openai_api import FakeOpenAIApi, Fault
 
 Build = Callable[..., AzureOpenAILanguageModel]
 

@@ -9,7 +9,8 @@ import pytest
 from handlers.providers.base import ChatMessage, LlmRequest, ProviderError, ProviderUnavailable
 from handlers.providers.llm.openai import OpenAILanguageModel, is_reasoning_model
 from handlers.providers.registry import ProviderRegistry
-from tests.fakes.openai_api import FakeOpenAIApi, Fault, ProviderBuilder
+from tests.fakes.common import ProviderBuilder
+from tests.fakes.openai_api import FakeOpenAIApi, Fault
 
 Build = Callable[..., OpenAILanguageModel]
 

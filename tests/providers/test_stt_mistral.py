@@ -10,8 +10,9 @@ from handlers.audio import parse_wav
 from handlers.providers.base import ProviderError, ProviderUnavailable, SttRequest
 from handlers.providers.registry import ProviderRegistry
 from handlers.providers.stt.mistral import MistralSpeechToText
+from tests.fakes.common import ProviderBuilder, pcm_chunks
 from tests.fakes.mistral_api import FakeMistralApi
-from tests.fakes.openai_api import Fault, ProviderBuilder, pcm_chunks
+from tests.fakes.openai_api import Fault
 
 Build = Callable[..., MistralSpeechToText]
 WEATHER = "what_is_the_weather_like_today.wav"

@@ -14,7 +14,8 @@ from handlers.audio import parse_wav
 from handlers.providers.base import ProviderError, ProviderUnavailable, SttRequest
 from handlers.providers.registry import ProviderRegistry
 from handlers.providers.stt.openai import OpenAISpeechToText, iso_639_1
-from tests.fakes.openai_api import FakeOpenAIApi, Fault, ProviderBuilder, pcm_chunks
+from tests.fakes.common import ProviderBuilder, pcm_chunks
+from tests.fakes.openai_api import FakeOpenAIApi, Fault
 
 Build = Callable[..., OpenAISpeechToText]
 WEATHER = "what_is_the_weather_like_today.wav"

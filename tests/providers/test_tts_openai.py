@@ -14,7 +14,8 @@ import pytest
 from handlers.providers.base import PcmChunk, ProviderError, ProviderUnavailable, TtsRequest
 from handlers.providers.registry import ProviderRegistry
 from handlers.providers.tts.openai import OpenAITextToSpeech, WholeSamples
-from tests.fakes.openai_api import FakeOpenAIApi, Fault, ProviderBuilder
+from tests.fakes.common import ProviderBuilder
+from tests.fakes.openai_api import FakeOpenAIApi, Fault
 
 Build = Callable[..., OpenAITextToSpeech]
 
