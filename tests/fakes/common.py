@@ -58,3 +58,22 @@ class ProviderBuilder(Generic[ProviderT]):
         built, self._built = self._built, []
         for provider in built:
             await close_provider(provider)
+
+
+class Builders:
+    """Makes ``ProviderBuilder``s for one test and closes all they built at its end (the
+    ``builders`` fixture in ``tests/providers/conftest.py``)."""
+
+    def __init__(self) -> None:
+        self._builders: list[ProviderBuilder[object]] = []
+
+    def __call__(
+        self, from_env: Callable[[Mapping[str, str]], ProviderT], env: Mapping[str, str]
+    ) -> ProviderBuilder[ProviderT]:
+        builder = ProviderBuilder(from_env, env)
+        self._builders.append(builder)  # type: ignore[arg-type]
+        return builder
+
+    async def aclose(self) -> None:
+        for builder in self._builders:
+            await builder.aclose()

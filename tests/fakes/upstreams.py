@@ -37,6 +37,10 @@ class Upstream(Protocol):
     """The variable whose absence makes the provider unavailable (and that the reason names)."""
     secrets: tuple[str, ...]
     """Values that must never appear in an error or a reason."""
+    server_error_text: str
+    """What the error for a 500 (or the protocol's equivalent) names: the status, the error."""
+    timeout_text: str
+    """What the error for an unanswered call says."""
 
     def without_credential(self) -> dict[str, str]:
         """``env`` less the credential (and anything that would stand in for it)."""
@@ -91,6 +95,8 @@ class _HttpApiUpstream:
         self.env = env
         self.credential = credential
         self.secrets: tuple[str, ...] = (fake.api_key,)
+        self.server_error_text = "HTTP 500"
+        self.timeout_text = "timed out"
 
     def without_credential(self) -> dict[str, str]:
         return {k: v for k, v in self.env.items() if k != self.credential}
@@ -184,7 +190,12 @@ class _AwsUpstream:
     ) -> None:
         self.fake = fake
         self.env = env
-        self._hung_up = fake.hung_up if isinstance(fake, FakeTranscribeStreaming) else None
+        if isinstance(fake, FakeBedrockRuntime):
+            self.server_error_text, self.timeout_text = "InternalServerException", "ReadTimeout"
+        elif isinstance(fake, FakePolly):
+            self.server_error_text, self.timeout_text = "ServiceFailureException", "ReadTimeout"
+        else:
+            self.server_error_text, self.timeout_text = "InternalFailureException", "timed out"
 
     def without_credential(self) -> dict[str, str]:
         # Both keys go: botocore takes a lone secret for a broken pair, not for "none set".
@@ -276,6 +287,8 @@ class _GoogleUpstream:
 
     credential = "GOOGLE_APPLICATION_CREDENTIALS"
     secrets: tuple[str, ...] = ()
+    server_error_text = "INTERNAL"
+    timeout_text = "timed out"
 
     def __init__(self, fake: GoogleSpeechFake, env: dict[str, str], tmp_path: Path) -> None:
         self.fake = fake
@@ -330,6 +343,8 @@ async def google_speech(tmp_path: Path) -> AsyncIterator[Upstream]:
 class _AzureSpeechUpstream:
     credential = "AZURE_SPEECH_KEY"
     secrets: tuple[str, ...] = (AZURE_SPEECH_KEY,)
+    server_error_text = "HTTP 500"
+    timeout_text = "timed out"
 
     def __init__(self, fake: AzureSpeechFake) -> None:
         self.fake = fake

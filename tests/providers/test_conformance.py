@@ -197,11 +197,13 @@ async def test_timeout_is_a_transient_provider_error(
     provider = build(METAHUMAN_PROVIDER_TIMEOUT_S="0.3", METAHUMAN_PROVIDER_MAX_RETRIES="0")
     started = time.monotonic()
 
-    with pytest.raises(ProviderError, match=r"(?i)tim(ed out|eout)") as caught:
+    with pytest.raises(ProviderError) as caught:
         await run(provider, entry)
 
     assert caught.value.transient
-    assert time.monotonic() - started < 3
+    assert upstream.timeout_text in str(caught.value)
+    assert upstream.attempts == 1
+    assert time.monotonic() - started < 1.5
 
 
 @pytest.mark.parametrize("entry", CLOUD, ids=str)
@@ -226,21 +228,26 @@ async def test_500_is_a_transient_provider_error_after_the_retries(
         await run(build(METAHUMAN_PROVIDER_MAX_RETRIES="1"), entry)
 
     assert caught.value.transient
+    assert upstream.server_error_text in str(caught.value)
     assert upstream.attempts == 2  # the first try and one retry
     assert not any(secret in str(caught.value) for secret in upstream.secrets)
 
 
 @pytest.mark.parametrize("entry", CLOUD, ids=str)
-def test_missing_credential_is_unavailable_and_names_the_variable(
+async def test_missing_credential_is_unavailable_and_names_the_variable(
     entry: Entry, upstream: Upstream, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     isolate_from_local_aws(monkeypatch, tmp_path)
 
-    with pytest.raises(ProviderUnavailable) as caught:
-        entry.cls.from_env({**FAST_POLICY, **upstream.without_credential()})
+    env = {**FAST_POLICY, **upstream.without_credential()}
 
-    assert upstream.credential in str(caught.value)
-    assert not any(secret in str(caught.value) for secret in upstream.secrets)
+    with pytest.raises(ProviderUnavailable) as caught:
+        entry.cls.from_env(env)
+    reason = await registry_reason(ProviderRegistry(env), entry)
+
+    for said in (str(caught.value), reason):
+        assert said is not None and upstream.credential in said
+        assert not any(secret in said for secret in upstream.secrets)
 
 
 @pytest.mark.parametrize("stage", ["stt", "llm", "tts"])
@@ -306,6 +313,14 @@ async def endless_microphone() -> AsyncIterator[bytes]:
     yield SPEECH.pcm[:3200]
     await asyncio.Event().wait()  # the person never stops speaking
     yield b""
+
+
+async def registry_reason(registry: ProviderRegistry, entry: Entry) -> str | None:
+    """Why the registry cannot serve ``entry``. ``check`` is being renamed to the async
+    ``unavailable_reason``; this accepts either until both branches are merged."""
+    ask = getattr(registry, "unavailable_reason", None) or registry.check
+    reason = ask(entry.stage, entry.name)
+    return await reason if inspect.isawaitable(reason) else reason
 
 
 async def registry_build(registry: ProviderRegistry, entry: Entry) -> Any:
