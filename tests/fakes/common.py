@@ -7,8 +7,13 @@ gRPC channel belongs to the test's event loop.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from handlers.providers.base import Stage
+    from handlers.providers.registry import ProviderRegistry
 
 T = TypeVar("T")
 ProviderT = TypeVar("ProviderT")
@@ -36,6 +41,16 @@ async def close_provider(provider: object) -> None:
     close = getattr(provider, "aclose", None)
     if close is not None:
         await close()
+
+
+async def unavailable_reason(registry: ProviderRegistry, stage: Stage, name: str) -> str | None:
+    """Why ``registry`` cannot serve ``name`` for ``stage``, or None.
+
+    ``ProviderRegistry.check`` is being renamed to the async ``unavailable_reason`` on another
+    branch; this accepts either until both are merged (then it is one ``await``)."""
+    ask = getattr(registry, "unavailable_reason", None) or registry.check
+    reason = ask(stage, name)
+    return await reason if inspect.isawaitable(reason) else reason
 
 
 class ProviderBuilder(Generic[ProviderT]):

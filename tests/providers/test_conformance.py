@@ -53,7 +53,14 @@ from handlers.providers.tts.local import LocalTextToSpeech
 from handlers.providers.tts.openai import OpenAITextToSpeech
 from tests.fakes import upstreams
 from tests.fakes.aws_common import clip, isolate_from_local_aws
-from tests.fakes.common import FAST_POLICY, ProviderBuilder, close_provider, collect, pcm_chunks
+from tests.fakes.common import (
+    FAST_POLICY,
+    ProviderBuilder,
+    close_provider,
+    collect,
+    pcm_chunks,
+    unavailable_reason,
+)
 from tests.fakes.upstreams import Upstream, UpstreamFactory
 
 CHIRP3_HD_VOICE = "en-US-Chirp3-HD-Charon"
@@ -243,7 +250,7 @@ async def test_missing_credential_is_unavailable_and_names_the_variable(
 
     with pytest.raises(ProviderUnavailable) as caught:
         entry.cls.from_env(env)
-    reason = await registry_reason(ProviderRegistry(env), entry)
+    reason = await unavailable_reason(ProviderRegistry(env), entry.stage, entry.name)
 
     for said in (str(caught.value), reason):
         assert said is not None and upstream.credential in said
@@ -313,14 +320,6 @@ async def endless_microphone() -> AsyncIterator[bytes]:
     yield SPEECH.pcm[:3200]
     await asyncio.Event().wait()  # the person never stops speaking
     yield b""
-
-
-async def registry_reason(registry: ProviderRegistry, entry: Entry) -> str | None:
-    """Why the registry cannot serve ``entry``. ``check`` is being renamed to the async
-    ``unavailable_reason``; this accepts either until both branches are merged."""
-    ask = getattr(registry, "unavailable_reason", None) or registry.check
-    reason = ask(entry.stage, entry.name)
-    return await reason if inspect.isawaitable(reason) else reason
 
 
 async def registry_build(registry: ProviderRegistry, entry: Entry) -> Any:
