@@ -290,10 +290,13 @@ async def test_cancel_mid_stream_closes_the_upstream_call(
         upstream.slow_down()
         stream = output_stream(provider, entry)
         assert isinstance(stream, AsyncGenerator)
-        await asyncio.wait_for(anext(stream), 5)
+        first = await asyncio.wait_for(anext(stream), 5)
         await stream.aclose()  # the session moved on (barge-in)
         upstream.release()
+        answered = upstream.answered()
+        assert answered.startswith(first if entry.stage == "llm" else first.pcm)
 
+    # The fake notices the client leave before its answer was complete (it sends no more).
     await asyncio.wait_for(upstream.hung_up.wait(), 5)
 
 

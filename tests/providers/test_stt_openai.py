@@ -123,7 +123,9 @@ async def test_a_language_without_iso_639_1_code_is_left_to_detection(
     assert "language" not in openai_api.requests[0].form
 
 
-async def test_429_then_success(openai_api: FakeOpenAIApi, build: Build) -> None:
+async def test_a_retry_after_429_uploads_the_same_audio(
+    openai_api: FakeOpenAIApi, build: Build
+) -> None:
     openai_api.inject(Fault(status=429, retry_after_ms=10), times=2)
     pcm = openai_api.clips.pcm(WEATHER)
 
