@@ -79,7 +79,8 @@ class Upstream(Protocol):
         ...
 
     def answered(self) -> str | bytes:
-        """What the last call got: the reply text, or the PCM it streamed."""
+        """What the last LLM or TTS call got: the reply text, or the PCM streamed so far.
+        (Speech to text is checked against the recording's manifest text.)"""
         ...
 
 

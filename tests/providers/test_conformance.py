@@ -55,6 +55,7 @@ from tests.fakes import upstreams
 from tests.fakes.aws_common import clip, isolate_from_local_aws
 from tests.fakes.common import (
     FAST_POLICY,
+    Builders,
     ProviderBuilder,
     close_provider,
     collect,
@@ -162,10 +163,8 @@ async def upstream(entry: Entry, tmp_path: Path) -> AsyncIterator[Upstream]:
 
 
 @pytest.fixture
-async def build(entry: Entry, upstream: Upstream) -> AsyncIterator[ProviderBuilder[Any]]:
-    builder = ProviderBuilder(entry.cls.from_env, upstream.env)
-    yield builder
-    await builder.aclose()
+def build(entry: Entry, upstream: Upstream, builders: Builders) -> ProviderBuilder[Any]:
+    return builders(entry.cls.from_env, upstream.env)
 
 
 # -- the checks ------------------------------------------------------------------------------
