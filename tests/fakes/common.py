@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
     from handlers.providers.base import Stage
@@ -48,9 +48,12 @@ async def unavailable_reason(registry: ProviderRegistry, stage: Stage, name: str
 
     ``ProviderRegistry.check`` is being renamed to the async ``unavailable_reason`` on another
     branch; this accepts either until both are merged (then it is one ``await``)."""
-    ask = getattr(registry, "unavailable_reason", None) or registry.check
-    reason = ask(stage, name)
-    return await reason if inspect.isawaitable(reason) else reason
+    either: Any = registry  # typed loosely so this checks against both versions
+    reason: object = (getattr(either, "unavailable_reason", None) or either.check)(stage, name)
+    if inspect.isawaitable(reason):
+        reason = await reason
+    assert reason is None or isinstance(reason, str)
+    return reason
 
 
 class ProviderBuilder(Generic[ProviderT]):
