@@ -214,6 +214,8 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._fake.connections.discard(self)
+        if any(not session.finished for session in self._sessions.values()):
+            self._fake.hung_up.set()
 
     def close(self) -> None:
         if self._transport is not None:
@@ -243,8 +245,14 @@ class _Connection(asyncio.Protocol):
                 session = self._sessions.get(event.stream_id)
                 if session is not None and event.data:
                     self._on_data(event.stream_id, session, event.data)
+            elif isinstance(event, h2.events.StreamReset):
+                session = self._sessions.get(event.stream_id)
+                if session is not None and not session.finished:
+                    self._fake.hung_up.set()
             elif isinstance(event, h2.events.StreamEnded):
                 session = self._sessions.get(event.stream_id)
+                if session is not None and not session.finished:
+                    self._fake.hung_up.set()
                 if session is not None and session.scenario == "ok" and not session.finished:
                     self._finish(event.stream_id, session)
         self._flush()
@@ -354,6 +362,7 @@ class _Connection(asyncio.Protocol):
             session.prior_signature = signature
             if not envelope.payload:
                 session.audio_ended = True
+                self._fake.hung_up.set()
                 self._finish(stream_id, session)
                 return
             for message in aws_eventstream.Decoder().feed(envelope.payload):
@@ -361,6 +370,7 @@ class _Connection(asyncio.Protocol):
                     self._exception(stream_id, session, "BadRequestException", "not an AudioEvent")
                     return
                 session.audio_events += 1
+                self._fake.audio_received.set()
                 session.pcm += message.payload
                 session.bytes_since_partial += len(message.payload)
             if session.scenario == "exception_event":
@@ -421,6 +431,12 @@ class FakeTranscribeStreaming:
         """What the next calls do, in order; "ok" once empty."""
         self.sessions: list[StreamSession] = []
         self.connections: set[_Connection] = set()
+        self.audio_received = asyncio.Event()
+        """Set at the first audio event of any stream."""
+        self.hung_up = asyncio.Event()
+        """Set when a client ends its side of a stream (the empty envelope, END_STREAM), resets
+        it or drops the connection before the service finished it: after a cancelled turn the
+        call must not stay open until the service's own 15 s idle timeout."""
         self.ca_file = Path()
         self._server: asyncio.Server | None = None
 

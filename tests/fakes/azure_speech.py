@@ -52,6 +52,11 @@ class AzureSpeechFake:
     seen: list[SeenSynthesis] = field(default_factory=list)
     requests: int = 0
     served_pcm: bytes = b""
+    pace_s: float = 0.002
+    """The pause between pieces: audio comes out as it is synthesised, and the pause keeps the
+    client from reading two pieces at once (which would make the odd sizes add up to even)."""
+    hung_up: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when a client leaves before the audio was all sent."""
     url: str = ""
     _runner: web.AppRunner | None = None
 
@@ -117,10 +122,15 @@ class AzureSpeechFake:
         await response.prepare(request)
         start, step = 0, 4095  # odd: every other chunk ends mid-sample
         while start < len(self.served_pcm):
-            await response.write(self.served_pcm[start : start + step])
-            # Audio comes out as it is synthesised; the pause also keeps the client from
-            # reading two pieces at once (which would make the odd sizes add up to even).
-            await asyncio.sleep(0.002)
+            if request.transport is None or request.transport.is_closing():
+                self.hung_up.set()
+                return response
+            try:
+                await response.write(self.served_pcm[start : start + step])
+            except ConnectionError:
+                self.hung_up.set()
+                return response
+            await asyncio.sleep(self.pace_s)
             start += step
         await response.write_eof()
         return response

@@ -33,11 +33,11 @@ import re
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Self
 
 import numpy as np
 from aiohttp import web
@@ -187,6 +187,10 @@ class FakeHttpApi:
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._port = 0
+        self.stream_pause_s = 0.0
+        """The least pause between streamed pieces (a slow link: lets a test stop early)."""
+        self.hung_up = asyncio.Event()
+        """Set when the fake sees a client leave before its answer was complete."""
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -248,10 +252,24 @@ class FakeHttpApi:
                 return pending.fault
         return None
 
-    async def pause(self, seconds: float) -> None:
-        """Sleep, but end early when the fake stops (a client that timed out is gone)."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._closing.wait(), seconds)
+    async def pause(self, seconds: float, request: web.Request | None = None) -> None:
+        """Sleep, but end early when the fake stops or the client of ``request`` leaves."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        while not self._closing.is_set():
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return
+            if request is not None and self.noticed_hang_up(request):
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), min(left, 0.01))
+
+    def noticed_hang_up(self, request: web.Request) -> bool:
+        """Whether the client of ``request`` has closed its connection (and note it if so)."""
+        if request.transport is None or request.transport.is_closing():
+            self.hung_up.set()
+            return True
+        return False
 
     async def _record(self, request: web.Request) -> RecordedRequest:
         recorded = RecordedRequest(
@@ -284,8 +302,8 @@ class FakeHttpApi:
             fault = self._take_fault(request.path)
             if fault is not None:
                 if fault.delay_s:
-                    await self.pause(fault.delay_s)
-                    if request.transport is None or request.transport.is_closing():
+                    await self.pause(fault.delay_s, request)
+                    if self.noticed_hang_up(request):
                         # The client gave up waiting; answering would only log write errors.
                         return web.Response(status=499)
                 if fault.status is not None:
@@ -358,21 +376,21 @@ class FakeHttpApi:
                 assert request.transport is not None
                 request.transport.abort()
                 return response
-            await response.write(piece)
-            if pause_s:
-                await asyncio.sleep(pause_s)
+            if self.noticed_hang_up(request):
+                return response
+            try:
+                await response.write(piece)
+            except ConnectionError:
+                self.hung_up.set()
+                return response
+            if max(pause_s, self.stream_pause_s):
+                await asyncio.sleep(max(pause_s, self.stream_pause_s))
         await response.write_eof()
         return response
 
 
 def sse(data: object) -> bytes:
     return f"data: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
-
-
-async def pcm_chunks(pcm: bytes, size: int) -> AsyncIterator[bytes]:
-    """``pcm`` as a microphone would deliver it, ``size`` bytes at a time (odd sizes allowed)."""
-    for offset in range(0, len(pcm), size):
-        yield pcm[offset : offset + size]
 
 
 def words(text: str) -> list[str]:
@@ -680,32 +698,3 @@ class FakeOpenAIApi(FakeHttpApi):
         ]
         pieces.append(sse({"type": "transcript.text.done", "text": text, "usage": tokens}))
         return await self.stream(call, pieces, content_type="text/event-stream")
-
-
-ProviderT = TypeVar("ProviderT")
-
-FAST_POLICY = {"METAHUMAN_PROVIDER_TIMEOUT_S": "5", "METAHUMAN_PROVIDER_MAX_RETRIES": "2"}
-"""Provider call policy for tests: short enough to fail fast, with retries to exercise."""
-
-
-class ProviderBuilder(Generic[ProviderT]):
-    """Builds providers from ``base_env`` plus per-call overrides, and closes them all at the end
-    of a test (their HTTP pools belong to the test's event loop)."""
-
-    def __init__(
-        self, from_env: Callable[[Mapping[str, str]], ProviderT], base_env: Mapping[str, str]
-    ) -> None:
-        self._from_env = from_env
-        self._base_env = {**FAST_POLICY, **base_env}
-        self._built: list[ProviderT] = []
-
-    def __call__(self, **overrides: str) -> ProviderT:
-        provider = self._from_env({**self._base_env, **overrides})
-        self._built.append(provider)
-        return provider
-
-    async def aclose(self) -> None:
-        for provider in self._built:
-            close = getattr(provider, "aclose", None)
-            if close is not None:
-                await close()

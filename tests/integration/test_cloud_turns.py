@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from handlers.providers.registry import ProviderRegistry
 from handlers.server import create_app
 from tests.contract.validation import validate_event
 from tests.data import SPEECH_DIR
+from tests.fakes import upstreams
 from tests.fakes.aws_bedrock import FakeBedrockRuntime
 from tests.fakes.aws_common import aws_env, isolate_from_local_aws
 from tests.fakes.aws_polly import FakePolly
@@ -76,16 +77,9 @@ async def one_turn(url: str, update: dict[str, Any]) -> dict[str, list[Any]]:
     return events
 
 
-@pytest.fixture
-async def openai_fake() -> AsyncIterator[FakeOpenAIApi]:
-    async with FakeOpenAIApi() as fake:
-        yield fake
-
-
-async def test_openai_for_every_stage(openai_fake: FakeOpenAIApi) -> None:
-    openai_fake.chat_reply = "It is sunny and warm. Enjoy the afternoon!"
-    env = {"OPENAI_API_KEY": openai_fake.api_key, "OPENAI_BASE_URL": openai_fake.url + "/v1"}
-    runner, url = await serve(env)
+async def test_openai_for_every_stage(openai_api: FakeOpenAIApi) -> None:
+    openai_api.chat_reply = "It is sunny and warm. Enjoy the afternoon!"
+    runner, url = await serve(upstreams.openai_env(openai_api))
     try:
         events = await one_turn(
             url,
@@ -103,35 +97,25 @@ async def test_openai_for_every_stage(openai_fake: FakeOpenAIApi) -> None:
     assert transcript["text"] == "what is the weather like today"
     assert (transcript["provider"], transcript["model"]) == ("openai", "whisper-1")
     (reply,) = events["response.text"]
-    assert reply["text"] == openai_fake.chat_reply
+    assert reply["text"] == openai_api.chat_reply
     (delta,) = events["response.audio.delta"]
     assert delta["final"] and delta["sampleRate"] == 24000
     # The fake's speech is 24 kHz PCM, as the session asked: it must arrive byte for byte.
-    assert delta["audio"] == b"".join(openai_fake.speech_pieces())
-    chat = openai_fake.requests_to("/chat/completions")[-1]
+    assert delta["audio"] == b"".join(openai_api.speech_pieces())
+    chat = openai_api.requests_to("/chat/completions")[-1]
     assert chat.json["model"] == "gpt-4.1-mini"
     assert chat.json["messages"][-1] == {"role": "user", "content": transcript["text"]}
-    speech = openai_fake.requests_to("/audio/speech")[-1]
-    assert (speech.json["voice"], speech.json["input"]) == ("nova", openai_fake.chat_reply)
-
-
-@pytest.fixture
-async def aws_fakes(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> AsyncIterator[tuple[FakeBedrockRuntime, FakePolly]]:
-    isolate_from_local_aws(monkeypatch, tmp_path)
-    bedrock, polly = FakeBedrockRuntime(), FakePolly()
-    await bedrock.start()
-    await polly.start()
-    yield bedrock, polly
-    await bedrock.stop()
-    await polly.stop()
+    speech = openai_api.requests_to("/audio/speech")[-1]
+    assert (speech.json["voice"], speech.json["input"]) == ("nova", openai_api.chat_reply)
 
 
 async def test_bedrock_and_polly_behind_local_recognition(
-    aws_fakes: tuple[FakeBedrockRuntime, FakePolly],
+    bedrock: FakeBedrockRuntime,
+    polly: FakePolly,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
-    bedrock, polly = aws_fakes
+    isolate_from_local_aws(monkeypatch, tmp_path)
     env = aws_env(
         AWS_ENDPOINT_URL_BEDROCK_RUNTIME=bedrock.endpoint, AWS_ENDPOINT_URL_POLLY=polly.endpoint
     )

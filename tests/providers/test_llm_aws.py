@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from collections.abc import AsyncGenerator, AsyncIterator
-from pathlib import Path
 
 import pytest
 from botocore.eventstream import EventStreamBuffer
@@ -17,25 +15,16 @@ from tests.fakes.aws_bedrock import FakeBedrockRuntime, reply_for
 from tests.fakes.aws_common import (
     ACCESS_KEY_ID,
     REGION,
-    SECRET_ACCESS_KEY,
     aws_env,
-    isolate_from_local_aws,
 )
+from tests.fakes.common import collect
 
 QUESTION = "what is the weather like today"
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeBedrockRuntime]:
-    server = FakeBedrockRuntime()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-def provider(fake: FakeBedrockRuntime, **env: str) -> BedrockLanguageModel:
+def provider(bedrock: FakeBedrockRuntime, **env: str) -> BedrockLanguageModel:
     return BedrockLanguageModel.from_env(
-        aws_env(AWS_ENDPOINT_URL_BEDROCK_RUNTIME=fake.endpoint, **env)
+        aws_env(AWS_ENDPOINT_URL_BEDROCK_RUNTIME=bedrock.endpoint, **env)
     )
 
 
@@ -53,10 +42,6 @@ def request(model: str = "anthropic.claude-v2", **overrides: object) -> LlmReque
     }
     fields.update(overrides)
     return LlmRequest(**fields)  # type: ignore[arg-type]
-
-
-async def collect(stream: AsyncIterator[str]) -> list[str]:
-    return [delta async for delta in stream]
 
 
 def test_frame_encoder_agrees_with_botocores_decoder() -> None:
@@ -84,10 +69,10 @@ def test_frame_encoder_agrees_with_botocores_decoder() -> None:
     assert decoded.headers == headers
 
 
-async def test_streams_converse_deltas(fake: FakeBedrockRuntime) -> None:
-    deltas = await collect(provider(fake).respond(request()))
+async def test_streams_converse_deltas(bedrock: FakeBedrockRuntime) -> None:
+    deltas = await collect(provider(bedrock).respond(request()))
 
-    [call] = fake.calls
+    [call] = bedrock.calls
     assert call.problem is None  # SigV4 scope (key, region, bedrock), a valid Converse body
     assert call.model_id == "anthropic.claude-v2"
     assert f"Credential={ACCESS_KEY_ID}/" in call.headers["Authorization"]
@@ -105,103 +90,54 @@ async def test_streams_converse_deltas(fake: FakeBedrockRuntime) -> None:
     assert "".join(deltas) == call.answered == reply_for("anthropic.claude-v2", call.body)
 
 
-async def test_default_model_and_optional_fields(fake: FakeBedrockRuntime) -> None:
+async def test_default_model_and_optional_fields(bedrock: FakeBedrockRuntime) -> None:
     deltas = await collect(
-        provider(fake).respond(
+        provider(bedrock).respond(
             request(model="", instructions=" ", temperature=None, max_output_tokens=None)
         )
     )
 
-    [call] = fake.calls
+    [call] = bedrock.calls
     assert call.model_id == "anthropic.claude-instant-v1"
     assert "system" not in call.body and "inferenceConfig" not in call.body
     assert "".join(deltas).startswith("anthropic.claude-instant-v1 heard: " + QUESTION)
 
 
-async def test_model_id_with_a_colon(fake: FakeBedrockRuntime) -> None:
+async def test_model_id_with_a_colon(bedrock: FakeBedrockRuntime) -> None:
     model = "anthropic.claude-3-5-haiku-20241022-v1:0"
-    deltas = await collect(provider(fake).respond(request(model)))
+    deltas = await collect(provider(bedrock).respond(request(model)))
 
-    assert fake.calls[0].model_id == model
+    assert bedrock.calls[0].model_id == model
     assert "".join(deltas).startswith(model)
 
 
-async def test_yields_deltas_before_the_reply_is_complete(fake: FakeBedrockRuntime) -> None:
-    fake.gate = asyncio.Event()
-    stream = provider(fake).respond(request())
+async def test_yields_deltas_before_the_reply_is_complete(bedrock: FakeBedrockRuntime) -> None:
+    bedrock.gate = asyncio.Event()
+    stream = provider(bedrock).respond(request())
 
     first = await asyncio.wait_for(anext(stream), 2)  # the fake holds the rest back meanwhile
-    fake.gate.set()
+    bedrock.gate.set()
     rest = await collect(stream)
 
-    assert first + "".join(rest) == fake.calls[0].answered
+    assert first + "".join(rest) == bedrock.calls[0].answered
 
 
-async def test_stopping_early_closes_the_bedrock_stream(fake: FakeBedrockRuntime) -> None:
-    fake.gate = asyncio.Event()
-    fake.pace_s = 0.02
-    stream = provider(fake).respond(request())
-    assert isinstance(stream, AsyncGenerator)
-
-    await asyncio.wait_for(anext(stream), 2)
-    await stream.aclose()  # the session moved on (barge-in)
-    fake.gate.set()
-
-    # The worker thread stops at its next event and closes the connection, which the
-    # fake, still streaming, notices: the rest of the reply is never read.
-    await asyncio.wait_for(fake.calls[0].hung_up.wait(), 2)
-    call = fake.calls[0]
-    assert call.answered != reply_for(call.model_id, call.body)
-
-
-async def test_throttling_is_retried(fake: FakeBedrockRuntime) -> None:
-    fake.scenarios = ["throttle"]
-
-    deltas = await collect(provider(fake).respond(request()))
-
-    assert [c.scenario for c in fake.calls] == ["throttle", "ok"]
-    assert "".join(deltas) == fake.calls[1].answered
-
-
-async def test_server_error_raises_after_the_retries(fake: FakeBedrockRuntime) -> None:
-    fake.scenarios = ["error500"] * 3
-
-    with pytest.raises(ProviderError) as caught:
-        await collect(provider(fake, METAHUMAN_PROVIDER_MAX_RETRIES="1").respond(request()))
-
-    assert caught.value.transient
-    assert "InternalServerException" in str(caught.value)
-    assert len(fake.calls) == 2
-    assert SECRET_ACCESS_KEY not in str(caught.value)
-
-
-async def test_unanswered_request_times_out(fake: FakeBedrockRuntime) -> None:
-    fake.scenarios = ["hang"]
-    llm = provider(fake, METAHUMAN_PROVIDER_TIMEOUT_S="0.3", METAHUMAN_PROVIDER_MAX_RETRIES="0")
-
-    with pytest.raises(ProviderError) as caught:
-        await collect(llm.respond(request()))
-
-    assert caught.value.transient
-    assert "ReadTimeout" in str(caught.value)
-
-
-async def test_exception_inside_the_stream(fake: FakeBedrockRuntime) -> None:
-    fake.scenarios = ["stream_exception"]
+async def test_exception_inside_the_stream(bedrock: FakeBedrockRuntime) -> None:
+    bedrock.scenarios = ["stream_exception"]
     received: list[str] = []
 
     with pytest.raises(ProviderError) as caught:
-        async for delta in provider(fake).respond(request()):
+        async for delta in provider(bedrock).respond(request()):
             received.append(delta)
 
-    assert "".join(received) == fake.calls[0].answered
+    assert "".join(received) == bedrock.calls[0].answered
     assert caught.value.transient
     assert "modelStreamErrorException" in str(caught.value)
 
 
-async def test_unknown_model_is_not_transient(fake: FakeBedrockRuntime) -> None:
+async def test_unknown_model_is_not_transient(bedrock: FakeBedrockRuntime) -> None:
     with pytest.raises(ProviderError) as caught:
-        await collect(provider(fake).respond(request("anthropic.claude-9")))
+        await collect(provider(bedrock).respond(request("anthropic.claude-9")))
 
     assert not caught.value.transient
     assert "anthropic.claude-9" in str(caught.value)
@@ -233,11 +169,3 @@ def test_missing_region_is_unavailable() -> None:
     del env["AWS_REGION"]
     with pytest.raises(ProviderUnavailable, match="AWS_REGION"):
         BedrockLanguageModel.from_env(env)
-
-
-def test_missing_credentials_are_unavailable(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    isolate_from_local_aws(monkeypatch, tmp_path)
-    with pytest.raises(ProviderUnavailable, match="credentials"):
-        BedrockLanguageModel.from_env({"AWS_REGION": REGION})

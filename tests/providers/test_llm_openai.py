@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import pytest
 
-from handlers.providers.base import ChatMessage, LlmRequest, ProviderError, ProviderUnavailable
+from handlers.providers.base import ChatMessage, LlmRequest, ProviderError
 from handlers.providers.llm.openai import OpenAILanguageModel, is_reasoning_model
-from handlers.providers.registry import ProviderRegistry
-from tests.fakes.openai_api import FakeOpenAIApi, Fault, ProviderBuilder
+from tests.fakes import upstreams
+from tests.fakes.common import Builders, collect
+from tests.fakes.openai_api import FakeOpenAIApi, Fault
 
 Build = Callable[..., OpenAILanguageModel]
 
@@ -21,19 +22,8 @@ HISTORY = (
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeOpenAIApi]:
-    async with FakeOpenAIApi() as api:
-        yield api
-
-
-@pytest.fixture
-async def build(fake: FakeOpenAIApi) -> AsyncIterator[Build]:
-    builder = ProviderBuilder(
-        OpenAILanguageModel.from_env,
-        {"OPENAI_API_KEY": fake.api_key, "OPENAI_BASE_URL": fake.url + "/v1"},
-    )
-    yield builder
-    await builder.aclose()
+def build(openai_api: FakeOpenAIApi, builders: Builders) -> Build:
+    return builders(OpenAILanguageModel.from_env, upstreams.openai_env(openai_api))
 
 
 def request(model: str = "gpt-4o-mini", **kwargs: object) -> LlmRequest:
@@ -45,21 +35,17 @@ def request(model: str = "gpt-4o-mini", **kwargs: object) -> LlmRequest:
     )
 
 
-async def collect(stream: AsyncIterator[str]) -> list[str]:
-    return [delta async for delta in stream]
-
-
 async def test_streams_the_reply_and_sends_the_conversation(
-    fake: FakeOpenAIApi, build: Build
+    openai_api: FakeOpenAIApi, build: Build
 ) -> None:
-    fake.chat_reply = "It is sunny and warm today, enjoy it!"
+    openai_api.chat_reply = "It is sunny and warm today, enjoy it!"
     deltas = await collect(build().respond(request(temperature=0.7)))
 
-    assert "".join(deltas) == fake.chat_reply
-    assert len(deltas) == len(fake.chat_reply.split())  # streamed token by token
-    (seen,) = fake.requests
+    assert "".join(deltas) == openai_api.chat_reply
+    assert len(deltas) == len(openai_api.chat_reply.split())  # streamed token by token
+    (seen,) = openai_api.requests
     assert seen.path == "/v1/chat/completions"
-    assert seen.bearer_token == fake.api_key
+    assert seen.bearer_token == openai_api.api_key
     assert seen.json["model"] == "gpt-4o-mini"
     assert seen.json["stream"] is True
     assert seen.json["temperature"] == 0.7
@@ -71,10 +57,12 @@ async def test_streams_the_reply_and_sends_the_conversation(
     ]
 
 
-async def test_token_limit_is_max_completion_tokens(fake: FakeOpenAIApi, build: Build) -> None:
+async def test_token_limit_is_max_completion_tokens(
+    openai_api: FakeOpenAIApi, build: Build
+) -> None:
     await collect(build().respond(request("gpt-4.1", temperature=0.2, max_output_tokens=50)))
 
-    body = fake.requests[0].json
+    body = openai_api.requests[0].json
     assert body["max_completion_tokens"] == 50
     assert "max_tokens" not in body
     assert body["temperature"] == 0.2
@@ -82,12 +70,12 @@ async def test_token_limit_is_max_completion_tokens(fake: FakeOpenAIApi, build: 
 
 @pytest.mark.parametrize("model", ["o3-mini", "o4-mini-2025-04-16", "o1", "codex-mini-latest"])
 async def test_reasoning_models_get_no_temperature(
-    fake: FakeOpenAIApi, build: Build, model: str
+    openai_api: FakeOpenAIApi, build: Build, model: str
 ) -> None:
     deltas = await collect(build().respond(request(model, temperature=0.7, max_output_tokens=300)))
 
     assert "".join(deltas) == "You said: What is the weather like today?"
-    body = fake.requests[0].json
+    body = openai_api.requests[0].json
     assert body["model"] == model
     assert "temperature" not in body
     assert "max_tokens" not in body
@@ -95,12 +83,12 @@ async def test_reasoning_models_get_no_temperature(
 
 
 async def test_first_o1_models_get_instructions_as_a_user_message(
-    fake: FakeOpenAIApi, build: Build
+    openai_api: FakeOpenAIApi, build: Build
 ) -> None:
     deltas = await collect(build().respond(request("o1-mini")))
 
     assert "".join(deltas) == "You said: What is the weather like today?"
-    messages = fake.requests[0].json["messages"]
+    messages = openai_api.requests[0].json["messages"]
     assert messages[0] == {"role": "user", "content": "You are a friendly digital human."}
     assert all(m["role"] != "system" for m in messages)
 
@@ -112,52 +100,22 @@ def test_reasoning_model_names() -> None:
     assert not is_reasoning_model("omni-model")
 
 
-async def test_429_then_success_is_retried_by_the_sdk(fake: FakeOpenAIApi, build: Build) -> None:
-    fake.inject(Fault(status=429, retry_after_ms=10), times=2)
-
-    deltas = await collect(build().respond(request()))
-
-    assert "".join(deltas) == "You said: What is the weather like today?"
-    assert len(fake.requests) == 3
-
-
-async def test_500_is_a_transient_provider_error(fake: FakeOpenAIApi, build: Build) -> None:
-    fake.inject(Fault(status=500, retry_after_ms=10), times=None)
-
-    with pytest.raises(ProviderError) as caught:
-        await collect(build(METAHUMAN_PROVIDER_MAX_RETRIES="1").respond(request()))
-
-    assert caught.value.transient
-    assert "HTTP 500" in str(caught.value)
-    assert len(fake.requests) == 2  # the first try and one retry
-
-
-async def test_timeout_is_a_transient_provider_error(fake: FakeOpenAIApi, build: Build) -> None:
-    fake.inject(Fault(delay_s=5))
-    model = build(METAHUMAN_PROVIDER_TIMEOUT_S="0.3", METAHUMAN_PROVIDER_MAX_RETRIES="0")
-
-    with pytest.raises(ProviderError, match="timed out") as caught:
-        await collect(model.respond(request()))
-
-    assert caught.value.transient
-
-
-async def test_a_timed_out_request_is_retried(fake: FakeOpenAIApi, build: Build) -> None:
-    fake.inject(Fault(delay_s=5))
+async def test_a_timed_out_request_is_retried(openai_api: FakeOpenAIApi, build: Build) -> None:
+    openai_api.inject(Fault(delay_s=5))
     model = build(METAHUMAN_PROVIDER_TIMEOUT_S="0.3", METAHUMAN_PROVIDER_MAX_RETRIES="1")
 
     deltas = await collect(model.respond(request()))
 
     assert "".join(deltas) == "You said: What is the weather like today?"
-    assert len(fake.requests) == 2
+    assert len(openai_api.requests) == 2
 
 
 async def test_a_stream_cut_after_the_first_delta_is_not_retried(
-    fake: FakeOpenAIApi, build: Build
+    openai_api: FakeOpenAIApi, build: Build
 ) -> None:
-    fake.chat_reply = "one two three four"
+    openai_api.chat_reply = "one two three four"
     # Pieces: the role chunk, then "one", " two"; the connection drops before " three".
-    fake.inject(Fault(cut_after_pieces=3))
+    openai_api.inject(Fault(cut_after_pieces=3))
     deltas: list[str] = []
 
     with pytest.raises(ProviderError) as caught:
@@ -166,11 +124,11 @@ async def test_a_stream_cut_after_the_first_delta_is_not_retried(
 
     assert deltas == ["one", " two"]
     assert caught.value.transient
-    assert len(fake.requests) == 1
+    assert len(openai_api.requests) == 1
 
 
 async def test_a_wrong_key_is_not_transient_and_not_in_the_message(
-    fake: FakeOpenAIApi, build: Build
+    openai_api: FakeOpenAIApi, build: Build
 ) -> None:
     wrong_key = "sk-wrong-0123456789abcdef"
 
@@ -180,16 +138,4 @@ async def test_a_wrong_key_is_not_transient_and_not_in_the_message(
     assert not caught.value.transient
     assert "HTTP 401" in str(caught.value)
     assert "cdef" not in str(caught.value)  # not even the masked key the server echoes
-    assert len(fake.requests) == 1
-
-
-def test_from_env_without_key_names_the_variable() -> None:
-    with pytest.raises(ProviderUnavailable, match="OPENAI_API_KEY"):
-        OpenAILanguageModel.from_env({"OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
-
-
-async def test_the_registry_builds_it_under_its_contract_name(fake: FakeOpenAIApi) -> None:
-    registry = ProviderRegistry({"OPENAI_API_KEY": fake.api_key})
-    model = registry.llm("openai")
-    assert isinstance(model, OpenAILanguageModel)
-    await model.aclose()
+    assert len(openai_api.requests) == 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -15,7 +14,6 @@ from tests.fakes.aws_common import (
     SECRET_ACCESS_KEY,
     aws_env,
     clip,
-    isolate_from_local_aws,
 )
 from tests.fakes.aws_transcribe import FakeTranscribeStreaming
 
@@ -23,19 +21,11 @@ HISTORY = "tell_me_about_the_history_of.wav"
 WEATHER = "what_is_the_weather_like_today.wav"
 
 
-@pytest.fixture
-async def fake(tmp_path: Path) -> AsyncIterator[FakeTranscribeStreaming]:
-    server = FakeTranscribeStreaming()
-    await server.start(tmp_path)
-    yield server
-    await server.stop()
-
-
-def provider(fake: FakeTranscribeStreaming, **env: str) -> AwsSpeechToText:
+def provider(transcribe: FakeTranscribeStreaming, **env: str) -> AwsSpeechToText:
     return AwsSpeechToText.from_env(
         aws_env(
-            AWS_ENDPOINT_URL_TRANSCRIBE_STREAMING=fake.endpoint,
-            AWS_CA_BUNDLE=str(fake.ca_file),
+            AWS_ENDPOINT_URL_TRANSCRIBE_STREAMING=transcribe.endpoint,
+            AWS_CA_BUNDLE=str(transcribe.ca_file),
             **env,
         )
     )
@@ -53,12 +43,12 @@ def request(sample_rate: int = 16000, language: str = "en-US") -> SttRequest:
 
 
 async def test_streams_signed_audio_and_joins_the_final_results(
-    fake: FakeTranscribeStreaming,
+    transcribe: FakeTranscribeStreaming,
 ) -> None:
     speech = clip(HISTORY)
-    transcript = await provider(fake).transcribe(chunks(speech.pcm), request())
+    transcript = await provider(transcribe).transcribe(chunks(speech.pcm), request())
 
-    [session] = fake.sessions
+    [session] = transcribe.sessions
     assert session.problem is None  # path, SigV4 scope, language, 16 kHz, pcm
     assert bytes(session.pcm) == speech.pcm and session.exact_match
     assert session.audio_events > 1 and session.audio_ended
@@ -68,90 +58,58 @@ async def test_streams_signed_audio_and_joins_the_final_results(
     assert transcript.language == "en-US"
 
 
-async def test_other_audio_gives_other_words(fake: FakeTranscribeStreaming) -> None:
+async def test_other_audio_gives_other_words(transcribe: FakeTranscribeStreaming) -> None:
     speech = clip(WEATHER)
-    transcript = await provider(fake).transcribe(chunks(speech.pcm, 1001), request())
+    transcript = await provider(transcribe).transcribe(chunks(speech.pcm, 1001), request())
 
-    assert bytes(fake.sessions[0].pcm) == speech.pcm  # odd-sized chunks arrive whole-sample
+    assert bytes(transcribe.sessions[0].pcm) == speech.pcm  # odd-sized chunks arrive whole-sample
     assert transcript.text == "what is the weather like today"
 
 
-async def test_resamples_other_rates_to_16_khz(fake: FakeTranscribeStreaming) -> None:
+async def test_resamples_other_rates_to_16_khz(transcribe: FakeTranscribeStreaming) -> None:
     speech = clip(WEATHER)
     at_48k = resample_pcm16(speech.pcm, 16000, 48000)
 
-    transcript = await provider(fake).transcribe(chunks(at_48k, 9600), request(48000))
+    transcript = await provider(transcribe).transcribe(chunks(at_48k, 9600), request(48000))
 
-    [session] = fake.sessions
+    [session] = transcribe.sessions
     assert session.problem is None  # the header still says 16000
     assert abs(len(session.pcm) - len(speech.pcm)) <= 64
     assert session.clip == speech and not session.exact_match
     assert transcript.text == speech.text
 
 
-async def test_sends_the_request_language(fake: FakeTranscribeStreaming) -> None:
-    fake.expected_language = "en-GB"
+async def test_sends_the_request_language(transcribe: FakeTranscribeStreaming) -> None:
+    transcribe.expected_language = "en-GB"
     speech = clip(WEATHER)
 
-    transcript = await provider(fake).transcribe(chunks(speech.pcm), request(language="en-GB"))
+    transcript = await provider(transcribe).transcribe(
+        chunks(speech.pcm), request(language="en-GB")
+    )
 
-    assert fake.sessions[0].problem is None
+    assert transcribe.sessions[0].problem is None
     assert transcript.language == "en-GB"
 
 
-async def test_throttled_start_is_retried(fake: FakeTranscribeStreaming) -> None:
-    fake.scenarios = ["throttle"]
-    speech = clip(WEATHER)
-
-    transcript = await provider(fake).transcribe(chunks(speech.pcm), request())
-
-    assert [s.scenario for s in fake.sessions] == ["throttle", "ok"]
-    assert transcript.text == speech.text
-
-
-async def test_server_error_raises_after_the_retries(fake: FakeTranscribeStreaming) -> None:
-    fake.scenarios = ["error500", "error500", "error500"]
-
-    with pytest.raises(ProviderError) as caught:
-        await provider(fake, METAHUMAN_PROVIDER_MAX_RETRIES="1").transcribe(
-            chunks(clip(WEATHER).pcm), request()
-        )
-
-    assert caught.value.transient
-    assert "InternalFailureException" in str(caught.value)
-    assert len(fake.sessions) == 2  # first try + one retry
-
-
-async def test_unanswered_start_times_out(fake: FakeTranscribeStreaming) -> None:
-    fake.scenarios = ["hang"]
-    stt = provider(fake, METAHUMAN_PROVIDER_TIMEOUT_S="0.3", METAHUMAN_PROVIDER_MAX_RETRIES="0")
-
-    with pytest.raises(ProviderError) as caught:
-        await stt.transcribe(chunks(clip(WEATHER).pcm), request())
-
-    assert caught.value.transient
-    assert "timed out" in str(caught.value)
-
-
 async def test_exception_event_mid_stream_is_a_provider_error(
-    fake: FakeTranscribeStreaming,
+    transcribe: FakeTranscribeStreaming,
 ) -> None:
-    fake.scenarios = ["exception_event"]
+    transcribe.scenarios = ["exception_event"]
 
     with pytest.raises(ProviderError) as caught:
-        await provider(fake).transcribe(chunks(clip(HISTORY).pcm), request())
+        await provider(transcribe).transcribe(chunks(clip(HISTORY).pcm), request())
 
     assert not caught.value.transient
     assert "BadRequestException" in str(caught.value)
 
 
-async def test_wrong_secret_fails_the_event_signatures(fake: FakeTranscribeStreaming) -> None:
-    stt = provider(fake, AWS_SECRET_ACCESS_KEY="not-the-fake-secret")
+async def test_wrong_secret_fails_the_event_signatures(transcribe: FakeTranscribeStreaming) -> None:
+    stt = provider(transcribe, AWS_SECRET_ACCESS_KEY="not-the-fake-secret")
 
     with pytest.raises(ProviderError) as caught:
         await stt.transcribe(chunks(clip(WEATHER).pcm), request())
 
-    assert fake.sessions[0].bad_signatures == 1
+    assert transcribe.sessions[0].bad_signatures == 1
     assert "not-the-fake-secret" not in str(caught.value)
     assert SECRET_ACCESS_KEY not in str(caught.value)
 
@@ -161,12 +119,3 @@ def test_missing_region_is_unavailable() -> None:
     del env["AWS_REGION"]
     with pytest.raises(ProviderUnavailable, match="AWS_REGION"):
         AwsSpeechToText.from_env(env)
-
-
-def test_missing_credentials_are_unavailable(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    isolate_from_local_aws(monkeypatch, tmp_path)
-    with pytest.raises(ProviderUnavailable, match="credentials") as caught:
-        AwsSpeechToText.from_env({"AWS_REGION": "eu-west-1"})
-    assert "AWS_ACCESS_KEY_ID" in str(caught.value)

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator
-
 import pytest
 
 from handlers.providers.base import PcmChunk, ProviderError, ProviderUnavailable, TtsRequest
 from handlers.providers.registry import ProviderRegistry
 from handlers.providers.tts.azure import AzureTextToSpeech, build_ssml
 from tests.fakes.azure_speech import KEY, AzureSpeechFake
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[AzureSpeechFake]:
-    server = AzureSpeechFake()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def tts_request(**changes: object) -> TtsRequest:
@@ -34,10 +23,10 @@ def tts_request(**changes: object) -> TtsRequest:
     return TtsRequest(**fields)  # type: ignore[arg-type]
 
 
-def env_for(fake: AzureSpeechFake, **extra: str) -> dict[str, str]:
+def env_for(azure_speech: AzureSpeechFake, **extra: str) -> dict[str, str]:
     return {
         "AZURE_SPEECH_KEY": KEY,
-        "AZURE_SPEECH_ENDPOINT": fake.url,
+        "AZURE_SPEECH_ENDPOINT": azure_speech.url,
         "METAHUMAN_PROVIDER_TIMEOUT_S": "5",
         **extra,
     }
@@ -51,10 +40,10 @@ async def synthesize(env: dict[str, str], text: str, request: TtsRequest) -> lis
         await provider.aclose()
 
 
-async def test_streams_the_served_pcm_in_whole_samples(fake: AzureSpeechFake) -> None:
-    chunks = await synthesize(env_for(fake), "Hello, how are you?", tts_request())
+async def test_streams_the_served_pcm_in_whole_samples(azure_speech: AzureSpeechFake) -> None:
+    chunks = await synthesize(env_for(azure_speech), "Hello, how are you?", tts_request())
 
-    (seen,) = fake.seen
+    (seen,) = azure_speech.seen
     assert seen.voice == "en-US-JennyNeural"
     assert seen.language == seen.voice_language == "en-US"
     assert seen.gender is None
@@ -67,29 +56,31 @@ async def test_streams_the_served_pcm_in_whole_samples(fake: AzureSpeechFake) ->
     assert all(len(chunk.pcm) % 2 == 0 and chunk.pcm for chunk in chunks)
     # Passed on as it arrives (the fake sends 4095-byte pieces), not collected first.
     assert len(chunks) > 10
-    assert b"".join(chunk.pcm for chunk in chunks) == fake.served_pcm
+    assert b"".join(chunk.pcm for chunk in chunks) == azure_speech.served_pcm
 
 
-async def test_text_is_xml_escaped(fake: AzureSpeechFake) -> None:
+async def test_text_is_xml_escaped(azure_speech: AzureSpeechFake) -> None:
     text = "Is 3 < 4 & 5 > 2? Say \"yes\" & 'no' </prosody></voice>\x07"
-    await synthesize(env_for(fake), text, tts_request())
+    await synthesize(env_for(azure_speech), text, tts_request())
     # The bell character is not allowed in XML at all: it is dropped, the rest arrives verbatim.
-    assert fake.seen[0].text == text.replace("\x07", "")
+    assert azure_speech.seen[0].text == text.replace("\x07", "")
 
 
 @pytest.mark.parametrize(
     ("gender", "expected"),
     [("unspecified", None), ("neutral", "Neutral"), ("male", "Male"), ("female", "Female")],
 )
-async def test_gender(fake: AzureSpeechFake, gender: str, expected: str | None) -> None:
-    await synthesize(env_for(fake), "Hi.", tts_request(ssml_gender=gender))
-    assert fake.seen[0].gender == expected
+async def test_gender(azure_speech: AzureSpeechFake, gender: str, expected: str | None) -> None:
+    await synthesize(env_for(azure_speech), "Hi.", tts_request(ssml_gender=gender))
+    assert azure_speech.seen[0].gender == expected
 
 
 @pytest.mark.parametrize(("speed", "rate"), [(1.25, "+25%"), (0.8, "-20%"), (3.0, "+100%")])
-async def test_speed_becomes_prosody_rate(fake: AzureSpeechFake, speed: float, rate: str) -> None:
-    await synthesize(env_for(fake), "Hi.", tts_request(speed=speed))
-    assert fake.seen[0].rate == rate
+async def test_speed_becomes_prosody_rate(
+    azure_speech: AzureSpeechFake, speed: float, rate: str
+) -> None:
+    await synthesize(env_for(azure_speech), "Hi.", tts_request(speed=speed))
+    assert azure_speech.seen[0].rate == rate
 
 
 @pytest.mark.parametrize(
@@ -101,68 +92,45 @@ async def test_speed_becomes_prosody_rate(fake: AzureSpeechFake, speed: float, r
     ],
 )
 async def test_voice_and_language(
-    fake: AzureSpeechFake, voice: str, language: str, sent: str
+    azure_speech: AzureSpeechFake, voice: str, language: str, sent: str
 ) -> None:
-    await synthesize(env_for(fake), "Hi.", tts_request(voice=voice, language=language))
-    assert (fake.seen[0].voice, fake.seen[0].voice_language) == (sent, language)
+    await synthesize(env_for(azure_speech), "Hi.", tts_request(voice=voice, language=language))
+    assert (azure_speech.seen[0].voice, azure_speech.seen[0].voice_language) == (sent, language)
 
 
-async def test_429_then_success_is_retried(fake: AzureSpeechFake) -> None:
-    fake.fail_status, fake.fail_count = 429, 2
-    env = env_for(fake, METAHUMAN_PROVIDER_MAX_RETRIES="2")
-    chunks = await synthesize(env, "Hi.", tts_request())
-    assert fake.requests == 3
-    assert b"".join(chunk.pcm for chunk in chunks) == fake.served_pcm
-
-
-async def test_500_becomes_provider_error(fake: AzureSpeechFake) -> None:
-    fake.fail_status, fake.fail_count = 500, 10
-    env = env_for(fake, METAHUMAN_PROVIDER_MAX_RETRIES="1")
-    with pytest.raises(ProviderError, match="HTTP 500") as caught:
-        await synthesize(env, "Hi.", tts_request())
-    assert caught.value.transient
-    assert fake.requests == 2
-
-
-async def test_wrong_key_is_not_retried_and_not_echoed(fake: AzureSpeechFake) -> None:
-    env = env_for(fake, AZURE_SPEECH_KEY="wrong-key-value", METAHUMAN_PROVIDER_MAX_RETRIES="2")
+async def test_wrong_key_is_not_retried_and_not_echoed(azure_speech: AzureSpeechFake) -> None:
+    env = env_for(
+        azure_speech, AZURE_SPEECH_KEY="wrong-key-value", METAHUMAN_PROVIDER_MAX_RETRIES="2"
+    )
     with pytest.raises(ProviderError, match="HTTP 401") as caught:
         await synthesize(env, "Hi.", tts_request())
     assert not caught.value.transient
     assert "wrong-key-value" not in str(caught.value)
-    assert fake.requests == 1
+    assert azure_speech.requests == 1
 
 
-async def test_timeout(fake: AzureSpeechFake) -> None:
-    fake.delay_s = 2.0
-    env = env_for(fake, METAHUMAN_PROVIDER_TIMEOUT_S="0.2", METAHUMAN_PROVIDER_MAX_RETRIES="0")
-    started = time.monotonic()
-    with pytest.raises(ProviderError, match="timed out") as caught:
-        await synthesize(env, "Hi.", tts_request())
-    assert caught.value.transient
-    assert time.monotonic() - started < 1.5
-
-
-async def test_connection_refused_is_a_transient_provider_error(fake: AzureSpeechFake) -> None:
-    env = env_for(fake, METAHUMAN_PROVIDER_MAX_RETRIES="0")
-    await fake.stop()
+async def test_connection_refused_is_a_transient_provider_error(
+    azure_speech: AzureSpeechFake,
+) -> None:
+    env = env_for(azure_speech, METAHUMAN_PROVIDER_MAX_RETRIES="0")
+    await azure_speech.stop()
     with pytest.raises(ProviderError) as caught:
         await synthesize(env, "Hi.", tts_request())
     assert caught.value.transient
 
 
-async def test_missing_credentials_make_the_provider_unavailable() -> None:
+async def test_key_and_region_or_endpoint_are_needed() -> None:
+    # A missing key beside an endpoint is a conformance check; the region is Azure's own.
     with pytest.raises(ProviderUnavailable, match="AZURE_SPEECH_KEY, AZURE_SPEECH_REGION"):
         AzureTextToSpeech.from_env({})
     with pytest.raises(ProviderUnavailable, match="AZURE_SPEECH_REGION"):
         AzureTextToSpeech.from_env({"AZURE_SPEECH_KEY": "secret-value"})
-    with pytest.raises(ProviderUnavailable, match="AZURE_SPEECH_KEY"):
-        AzureTextToSpeech.from_env({"AZURE_SPEECH_ENDPOINT": "http://127.0.0.1:1"})
-    registry = ProviderRegistry({"AZURE_SPEECH_REGION": "westeurope"})
-    reason = await registry.unavailable_reason("tts", "azure")
+    reason = await ProviderRegistry({"AZURE_SPEECH_REGION": "westeurope"}).unavailable_reason(
+        "tts", "azure"
+    )
     assert reason is not None and "AZURE_SPEECH_KEY" in reason
-    registry = ProviderRegistry({"AZURE_SPEECH_KEY": "k", "AZURE_SPEECH_REGION": "westeurope"})
-    assert await registry.unavailable_reason("tts", "azure") is None
+    configured = ProviderRegistry({"AZURE_SPEECH_KEY": "k", "AZURE_SPEECH_REGION": "westeurope"})
+    assert await configured.unavailable_reason("tts", "azure") is None
 
 
 def test_region_must_be_a_region_name() -> None:

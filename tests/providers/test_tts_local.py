@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from handlers.audio import Pcm16Resampler
-from handlers.providers.base import PcmChunk, ProviderError, SttRequest, TtsRequest
+from handlers.providers.base import ProviderError, SttRequest, TtsRequest
 from handlers.providers.stt.local import LocalSpeechToText
 from handlers.providers.tts.local import (
     CHUNK_SECONDS,
@@ -25,6 +25,7 @@ from handlers.providers.tts.local import (
     LocalTextToSpeech,
     words_per_minute,
 )
+from tests.fakes.common import collect
 
 SENTENCE = "Hello there, how are you today?"
 
@@ -45,10 +46,6 @@ def tts_request(
 @pytest.fixture(scope="module")
 def tts() -> LocalTextToSpeech:
     return LocalTextToSpeech.from_env({})
-
-
-async def collect(stream: AsyncIterator[PcmChunk]) -> list[PcmChunk]:
-    return [chunk async for chunk in stream]
 
 
 async def speak(tts: LocalTextToSpeech, text: str, request: TtsRequest | None = None) -> bytes:

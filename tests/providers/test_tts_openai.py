@@ -12,28 +12,18 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from handlers.audio import WholeSamples
-from handlers.providers.base import PcmChunk, ProviderError, ProviderUnavailable, TtsRequest
-from handlers.providers.registry import ProviderRegistry
+from handlers.providers.base import PcmChunk, ProviderError, TtsRequest
 from handlers.providers.tts.openai import OpenAITextToSpeech
-from tests.fakes.openai_api import FakeOpenAIApi, Fault, ProviderBuilder
+from tests.fakes import upstreams
+from tests.fakes.common import Builders, collect
+from tests.fakes.openai_api import FakeOpenAIApi, Fault
 
 Build = Callable[..., OpenAITextToSpeech]
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeOpenAIApi]:
-    async with FakeOpenAIApi() as api:
-        yield api
-
-
-@pytest.fixture
-async def build(fake: FakeOpenAIApi) -> AsyncIterator[Build]:
-    builder = ProviderBuilder(
-        OpenAITextToSpeech.from_env,
-        {"OPENAI_API_KEY": fake.api_key, "OPENAI_BASE_URL": fake.url + "/v1"},
-    )
-    yield builder
-    await builder.aclose()
+def build(openai_api: FakeOpenAIApi, builders: Builders) -> Build:
+    return builders(OpenAITextToSpeech.from_env, upstreams.openai_env(openai_api))
 
 
 def tts_request(model: str = "tts-1", voice: str = "alloy", speed: float = 1.0) -> TtsRequest:
@@ -47,24 +37,20 @@ def tts_request(model: str = "tts-1", voice: str = "alloy", speed: float = 1.0) 
     )
 
 
-async def collect(stream: AsyncIterator[PcmChunk]) -> list[PcmChunk]:
-    return [chunk async for chunk in stream]
-
-
 def assert_whole_samples_of(chunks: list[PcmChunk], expected: bytes) -> None:
     assert all(chunk.sample_rate == 24_000 for chunk in chunks)
     assert all(len(chunk.pcm) % 2 == 0 and chunk.pcm for chunk in chunks)
     assert b"".join(chunk.pcm for chunk in chunks) == expected
 
 
-async def test_streams_the_served_pcm_at_24_khz(fake: FakeOpenAIApi, build: Build) -> None:
+async def test_streams_the_served_pcm_at_24_khz(openai_api: FakeOpenAIApi, build: Build) -> None:
     chunks = await collect(build().synthesize("Hello, how are you?", tts_request()))
 
-    assert_whole_samples_of(chunks, fake.speech_pcm)
+    assert_whole_samples_of(chunks, openai_api.speech_pcm)
     assert len(chunks) > 1  # yielded as it arrived, not at the end
-    (seen,) = fake.requests
+    (seen,) = openai_api.requests
     assert seen.path == "/v1/audio/speech"
-    assert seen.bearer_token == fake.api_key
+    assert seen.bearer_token == openai_api.api_key
     assert seen.json == {
         "model": "tts-1",
         "voice": "alloy",
@@ -76,17 +62,17 @@ async def test_streams_the_served_pcm_at_24_khz(fake: FakeOpenAIApi, build: Buil
 
 @pytest.mark.parametrize("sizes", [(1,), (3, 5, 7), (4095, 1), (1001, 2, 3)])
 async def test_pieces_split_at_odd_offsets_come_out_whole(
-    fake: FakeOpenAIApi, build: Build, sizes: tuple[int, ...]
+    openai_api: FakeOpenAIApi, build: Build, sizes: tuple[int, ...]
 ) -> None:
     # About 300 pieces: enough splits, still fast.
-    length = min(len(fake.speech_pcm), 300 * sum(sizes) // len(sizes))
-    fake.speech_pcm = fake.speech_pcm[: length - length % 2]
-    fake.speech_piece_sizes = sizes
-    fake.speech_piece_pause_s = 0.0005
+    length = min(len(openai_api.speech_pcm), 300 * sum(sizes) // len(sizes))
+    openai_api.speech_pcm = openai_api.speech_pcm[: length - length % 2]
+    openai_api.speech_piece_sizes = sizes
+    openai_api.speech_piece_pause_s = 0.0005
 
     chunks = await collect(build().synthesize("Hi", tts_request()))
 
-    assert_whole_samples_of(chunks, fake.speech_pcm)
+    assert_whole_samples_of(chunks, openai_api.speech_pcm)
 
 
 async def test_whole_samples_regroups_any_split() -> None:
@@ -103,54 +89,26 @@ async def test_whole_samples_regroups_any_split() -> None:
     assert b"".join(out) == data
 
 
-async def test_other_models_voices_and_speeds(fake: FakeOpenAIApi, build: Build) -> None:
+async def test_other_models_voices_and_speeds(openai_api: FakeOpenAIApi, build: Build) -> None:
     chunks = await collect(
         build().synthesize("Fast words", tts_request("gpt-4o-mini-tts", "verse", speed=9.0))
     )
 
-    assert_whole_samples_of(chunks, fake.speech_pcm)
-    body = fake.requests[0].json
+    assert_whole_samples_of(chunks, openai_api.speech_pcm)
+    body = openai_api.requests[0].json
     assert (body["model"], body["voice"], body["speed"]) == ("gpt-4o-mini-tts", "verse", 4.0)
 
 
-async def test_blank_text_makes_no_request(fake: FakeOpenAIApi, build: Build) -> None:
+async def test_blank_text_makes_no_request(openai_api: FakeOpenAIApi, build: Build) -> None:
     assert await collect(build().synthesize("  ", tts_request())) == []
-    assert fake.requests == []
-
-
-async def test_429_then_success(fake: FakeOpenAIApi, build: Build) -> None:
-    fake.inject(Fault(status=429, retry_after_ms=10))
-
-    chunks = await collect(build().synthesize("Hello", tts_request("tts-1-hd")))
-
-    assert_whole_samples_of(chunks, fake.speech_pcm)
-    assert len(fake.requests) == 2
-
-
-async def test_500_is_a_transient_provider_error(fake: FakeOpenAIApi, build: Build) -> None:
-    fake.inject(Fault(status=500), times=None)
-
-    with pytest.raises(ProviderError, match="HTTP 500") as caught:
-        await collect(build(METAHUMAN_PROVIDER_MAX_RETRIES="0").synthesize("Hi", tts_request()))
-
-    assert caught.value.transient
-
-
-async def test_timeout_is_a_transient_provider_error(fake: FakeOpenAIApi, build: Build) -> None:
-    fake.inject(Fault(delay_s=5))
-    provider = build(METAHUMAN_PROVIDER_TIMEOUT_S="0.3", METAHUMAN_PROVIDER_MAX_RETRIES="0")
-
-    with pytest.raises(ProviderError, match="timed out") as caught:
-        await collect(provider.synthesize("Hi", tts_request()))
-
-    assert caught.value.transient
+    assert openai_api.requests == []
 
 
 async def test_a_stream_cut_midway_fails_after_its_audio_without_retry(
-    fake: FakeOpenAIApi, build: Build
+    openai_api: FakeOpenAIApi, build: Build
 ) -> None:
-    fake.speech_piece_sizes = (1000,)
-    fake.inject(Fault(cut_after_pieces=5))
+    openai_api.speech_piece_sizes = (1000,)
+    openai_api.inject(Fault(cut_after_pieces=5))
     received: list[PcmChunk] = []
 
     with pytest.raises(ProviderError) as caught:
@@ -160,24 +118,15 @@ async def test_a_stream_cut_midway_fails_after_its_audio_without_retry(
     assert caught.value.transient
     assert (
         b"".join(c.pcm for c in received)
-        == fake.speech_pcm[: len(b"".join(c.pcm for c in received))]
+        == openai_api.speech_pcm[: len(b"".join(c.pcm for c in received))]
     )
-    assert len(fake.requests) == 1
+    assert len(openai_api.requests) == 1
 
 
-async def test_an_unknown_voice_is_a_permanent_error(fake: FakeOpenAIApi, build: Build) -> None:
+async def test_an_unknown_voice_is_a_permanent_error(
+    openai_api: FakeOpenAIApi, build: Build
+) -> None:
     with pytest.raises(ProviderError, match="HTTP 400") as caught:
         await collect(build().synthesize("Hi", tts_request(voice="Joanna")))
 
     assert not caught.value.transient
-
-
-def test_from_env_without_key_names_the_variable() -> None:
-    with pytest.raises(ProviderUnavailable, match="OPENAI_API_KEY"):
-        OpenAITextToSpeech.from_env({"OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
-
-
-async def test_the_registry_builds_it_under_its_contract_name(fake: FakeOpenAIApi) -> None:
-    provider = ProviderRegistry({"OPENAI_API_KEY": fake.api_key}).tts("openai")
-    assert isinstance(provider, OpenAITextToSpeech)
-    await provider.aclose()
