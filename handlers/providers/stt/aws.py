@@ -57,7 +57,7 @@ from handlers.providers.base import (
     Transcript,
 )
 from handlers.providers.retry import call_with_retries
-from handlers.providers.toolkit import redact, transient_status
+from handlers.providers.toolkit import NothingToClose, redact, transient_status
 
 RECOGNITION_SAMPLE_RATE = 16000
 MAX_EVENT_BYTES = 6400
@@ -133,7 +133,7 @@ def transcribe_error(
     return ProviderError(redact(f"{what}: {detail}", secrets), transient=transient)
 
 
-class AwsSpeechToText:
+class AwsSpeechToText(NothingToClose):
     def __init__(
         self,
         client: TranscribeStreamingClient,
