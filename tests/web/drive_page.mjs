@@ -12,6 +12,8 @@
 import { chromium } from "playwright-core";
 import { parseArgs } from "node:util";
 
+let mouthMaxRy = 0; // the widest the mouth opened during the reply (talk())
+
 const { values: args } = parseArgs({
   options: {
     url: { type: "string" },
@@ -98,7 +100,16 @@ async function talk(page) {
       null,
       { timeout },
     );
-    await page.waitForTimeout(1500); // into the reply: the mouth is moving
+    // Into the reply: the widest the mouth opens over 1.5 s of playback (one sample could land
+    // between two words on a loaded machine).
+    mouthMaxRy = await page.evaluate(async () => {
+      let widest = 0;
+      for (let i = 0; i < 30; i++) {
+        widest = Math.max(widest, Number(document.getElementById("mouth").getAttribute("ry")));
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return widest;
+    });
   } catch (error) {
     console_.push(`wait: ${error.message.split("\n")[0]}`); // the test says what is missing
   }
@@ -106,11 +117,12 @@ async function talk(page) {
 }
 
 async function pageState(page) {
-  return await page.evaluate(() => ({
+  return await page.evaluate((widest) => ({
     ...window.metahumanPage,
     mouthRy: Number(document.getElementById("mouth").getAttribute("ry")),
+    mouthMaxRy: widest,
     logText: document.getElementById("log").innerText,
-  }));
+  }), mouthMaxRy);
 }
 
 // In the page: play 1.2 s of silence whose visemes are "aa" (0-600 ms) then "PP" (600 ms on),
