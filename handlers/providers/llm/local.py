@@ -163,7 +163,7 @@ def _name_in(text: str) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
-class _Turn:
+class _Facts:
     """What a rule may use: the normalised input and facts read from the conversation."""
 
     text: str
@@ -185,11 +185,11 @@ _JOKE_REQUEST = re.compile(
     r"\b(?:jokes?|something funny|make me laugh|tell me (?:a|the|another) job)\b"
 )
 
-Rule = tuple[re.Pattern[str], Callable[[re.Match[str], _Turn], str | None]]
+Rule = tuple[re.Pattern[str], Callable[[re.Match[str], _Facts], str | None]]
 """A pattern, and what to answer when it matches (None: let the later rules try)."""
 
 
-def _greeting(match: re.Match[str], turn: _Turn) -> str:
+def _greeting(match: re.Match[str], turn: _Facts) -> str:
     del match
     if re.search(r"\bhow (?:are|were|r) (?:you|ya)\b|\bhow's it going\b", turn.text):
         return (
@@ -199,7 +199,7 @@ def _greeting(match: re.Match[str], turn: _Turn) -> str:
     return f"{turn.hello} It's nice to hear from you. What would you like to talk about today?"
 
 
-def _weather(match: re.Match[str], turn: _Turn) -> str:
+def _weather(match: re.Match[str], turn: _Facts) -> str:
     del match, turn
     return (
         "I can't look outside, and as an offline demo I have no weather service to ask. "
@@ -207,7 +207,7 @@ def _weather(match: re.Match[str], turn: _Turn) -> str:
     )
 
 
-def _time(match: re.Match[str], turn: _Turn) -> str:
+def _time(match: re.Match[str], turn: _Facts) -> str:
     del match
     clock = turn.now.strftime("%I:%M %p").lstrip("0")
     zone = turn.now.strftime("%Z") or "local time"
@@ -217,19 +217,19 @@ def _time(match: re.Match[str], turn: _Turn) -> str:
     )
 
 
-def _date(match: re.Match[str], turn: _Turn) -> str:
+def _date(match: re.Match[str], turn: _Facts) -> str:
     del match
     day = f"{turn.now.strftime('%A')}, {turn.now.day} {turn.now.strftime('%B %Y')}"
     return f"By this server's clock, today is {day}. Anything special planned?"
 
 
-def _joke(match: re.Match[str], turn: _Turn) -> str:
+def _joke(match: re.Match[str], turn: _Facts) -> str:
     del match
     joke = _JOKES[(turn.checksum + turn.earlier_jokes) % len(_JOKES)]
     return f"Here's one. {joke}"
 
 
-def _history(match: re.Match[str], turn: _Turn) -> str:
+def _history(match: re.Match[str], turn: _Facts) -> str:
     del turn
     topic = f"The history of {reflect(match.group(1))}" if match.group(1) else "History"
     return (
@@ -240,7 +240,7 @@ def _history(match: re.Match[str], turn: _Turn) -> str:
     )
 
 
-def _tell_me_about(match: re.Match[str], turn: _Turn) -> str:
+def _tell_me_about(match: re.Match[str], turn: _Facts) -> str:
     del turn
     subject = reflect(match.group(1))
     return (
@@ -249,7 +249,7 @@ def _tell_me_about(match: re.Match[str], turn: _Turn) -> str:
     )
 
 
-def _name_told(match: re.Match[str], turn: _Turn) -> str | None:
+def _name_told(match: re.Match[str], turn: _Facts) -> str | None:
     del match
     name = _name_in(turn.text)
     if name is None:  # "call me a taxi"
@@ -257,14 +257,14 @@ def _name_told(match: re.Match[str], turn: _Turn) -> str | None:
     return f"Nice to meet you, {name}. What would you like to talk about today?"
 
 
-def _ask_my_name(match: re.Match[str], turn: _Turn) -> str:
+def _ask_my_name(match: re.Match[str], turn: _Facts) -> str:
     del match
     if turn.name:
         return f"Your name is {turn.name}; you told me earlier. What else can I do for you?"
     return "You haven't told me your name yet. What should I call you?"
 
 
-def _who_are_you(match: re.Match[str], turn: _Turn) -> str:
+def _who_are_you(match: re.Match[str], turn: _Facts) -> str:
     del match, turn
     return (
         "I'm the offline demo responder: about two dozen keyword rules in the style of ELIZA, "
@@ -273,60 +273,60 @@ def _who_are_you(match: re.Match[str], turn: _Turn) -> str:
     )
 
 
-def _thanks(match: re.Match[str], turn: _Turn) -> str:
+def _thanks(match: re.Match[str], turn: _Facts) -> str:
     del match
     who = f", {turn.name}" if turn.name else ""
     return f"You're welcome{who}! Is there anything else on your mind?"
 
 
-def _goodbye(match: re.Match[str], turn: _Turn) -> str:
+def _goodbye(match: re.Match[str], turn: _Facts) -> str:
     del match
     who = f", {turn.name}" if turn.name else ""
     return f"Goodbye{who}! It was nice talking with you."
 
 
-def _i_am(match: re.Match[str], turn: _Turn) -> str:
+def _i_am(match: re.Match[str], turn: _Facts) -> str:
     del turn
     state = reflect(match.group(1))
     return f"Why do you say you are {state}? How long have you been {state}?"
 
 
-def _i_was(match: re.Match[str], turn: _Turn) -> str:
+def _i_was(match: re.Match[str], turn: _Facts) -> str:
     del turn
     state = reflect(match.group(1))
     return f"Were you really {state}? What happened then?"
 
 
-def _i_feel(match: re.Match[str], turn: _Turn) -> str:
+def _i_feel(match: re.Match[str], turn: _Facts) -> str:
     del turn
     feeling = reflect(match.group(1))
     return f"Why do you feel {feeling}? Tell me more about that feeling."
 
 
-def _i_want(match: re.Match[str], turn: _Turn) -> str:
+def _i_want(match: re.Match[str], turn: _Facts) -> str:
     del turn
     wish = reflect(match.group(2))
     return f"What would it mean to you if you got {wish}? Why do you {match.group(1)} {wish}?"
 
 
-def _i_think(match: re.Match[str], turn: _Turn) -> str:
+def _i_think(match: re.Match[str], turn: _Facts) -> str:
     del turn
     thought = reflect(match.group(1))
     return f"Do you really think {thought}? What makes you think so?"
 
 
-def _because(match: re.Match[str], turn: _Turn) -> str:
+def _because(match: re.Match[str], turn: _Facts) -> str:
     del match, turn
     return "Is that the real reason? What other reasons come to mind?"
 
 
-def _you_are(match: re.Match[str], turn: _Turn) -> str:
+def _you_are(match: re.Match[str], turn: _Facts) -> str:
     del turn
     quality = reflect(match.group(1))
     return f"What makes you think I am {quality}? Perhaps you would like me to be {quality}."
 
 
-def _can_you(match: re.Match[str], turn: _Turn) -> str:
+def _can_you(match: re.Match[str], turn: _Facts) -> str:
     del turn
     ability = reflect(match.group(1))
     return (
@@ -335,17 +335,17 @@ def _can_you(match: re.Match[str], turn: _Turn) -> str:
     )
 
 
-def _family(match: re.Match[str], turn: _Turn) -> str:
+def _family(match: re.Match[str], turn: _Facts) -> str:
     del turn
     return f"Tell me more about your {match.group(1)}. How do you get along?"
 
 
-def _yes(match: re.Match[str], turn: _Turn) -> str:
+def _yes(match: re.Match[str], turn: _Facts) -> str:
     del match, turn
     return "You seem quite sure. Can you tell me more?"
 
 
-def _no(match: re.Match[str], turn: _Turn) -> str:
+def _no(match: re.Match[str], turn: _Facts) -> str:
     del match, turn
     return "Why not? I'd like to understand."
 
@@ -405,7 +405,7 @@ def reply_to(messages: tuple[ChatMessage, ...], now: datetime) -> str:
     if not last:
         return _EMPTY_REPLY
     names = [name for name in map(_name_in, user_texts) if name]
-    turn = _Turn(
+    turn = _Facts(
         text=last,
         name=names[-1] if names else None,
         earlier_jokes=sum(1 for text in user_texts[:-1] if _JOKE_REQUEST.search(_normalise(text))),

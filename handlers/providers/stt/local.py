@@ -150,7 +150,7 @@ class _DecoderPool:
                 return
 
 
-class _Utterance:
+class _Transcription:
     """One transcription: the audio queued for its decoder, and the decoding state.
 
     ``pending``/``arrived``/``ended``/``aborted`` belong to the event loop; ``feed``
@@ -238,7 +238,7 @@ class LocalSpeechToText:
 
     async def transcribe(self, audio: AsyncIterator[bytes], request: SttRequest) -> Transcript:
         _check_request(request)
-        utterance = _Utterance(request.sample_rate)
+        utterance = _Transcription(request.sample_rate)
         decoding: asyncio.Task[str] | None = None
         finished = False
         try:
@@ -261,7 +261,7 @@ class LocalSpeechToText:
             if decoding is not None and not finished:
                 self._abandon(utterance, decoding)
 
-    async def _decode(self, utterance: _Utterance) -> str:
+    async def _decode(self, utterance: _Transcription) -> str:
         decoder = await self._pool.acquire()
         utterance.holds_decoder = True
         try:
@@ -290,7 +290,7 @@ class LocalSpeechToText:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, function, *args)
 
-    def _abandon(self, utterance: _Utterance, decoding: asyncio.Task[str]) -> None:
+    def _abandon(self, utterance: _Transcription, decoding: asyncio.Task[str]) -> None:
         """The caller stopped (client gone, cancelled, iterator failed): stop without waiting."""
         if decoding.done():
             _consume_outcome(decoding)
