@@ -128,8 +128,8 @@ class AudioEncoder:
 
 
 class Reply:
-    """One turn run to its end: the transcript, then the language model's answer spoken as it is
-    written.
+    """A turn being run: its transcript, then the language model's reply, spoken as it is
+    written (``run``), and what of the reply has gone out so far.
 
     What the Receivers were sent (``sequence``, ``audio_samples``, ``spoken``) is counted before
     each delta is handed to Socket.IO: the hand-over happens before the emit's first suspension,
