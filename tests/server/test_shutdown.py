@@ -34,6 +34,14 @@ async def test_shutdown_cancels_what_outlives_the_grace_period(serve: ServeFn) -
     await sender.send_pcm(pcm)
     await sender.commit()  # queued behind it
     await sender.send_pcm(pcm[: len(pcm) // 2])  # an utterance still being spoken
+    # Once the third utterance has begun, the second commit was handled (a client's events are
+    # handled in order).
+    seen: list[str] = []
+    for _ in range(3):
+        initialized = await sender.wait_for(
+            "input.buffer.initialized", lambda p: p["itemId"] not in seen
+        )
+        seen.append(initialized["itemId"])
     await sender.quiet(0.1)
     session = server.chat.sessions[sender.session_id]
     assert session.turns.worker is not None and len(session.turns) == 2 and session.utterances
