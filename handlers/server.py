@@ -11,7 +11,8 @@ import hmac
 import logging
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
+from typing import Any
 
 import socketio
 from aiohttp import web
@@ -85,8 +86,11 @@ class ChatServer(ClientEventHandler):
     async def on_session_update(self, client: Client, payload: SessionUpdate) -> None:
         await self.sessions[client.session_id].update(payload)
 
-    async def on_input_buffer_append(self, client: Client, payload: InputBufferAppend) -> None:
-        await self.sessions[client.session_id].append(client.sid, payload)
+    def on_input_buffer_append(
+        self, client: Client, payload: InputBufferAppend
+    ) -> Coroutine[Any, Any, None]:
+        # The session's coroutine itself, not one awaiting it: a coroutine less per audio chunk.
+        return self.sessions[client.session_id].append(client.sid, payload)
 
     async def on_input_buffer_commit(self, client: Client) -> None:
         self.sessions[client.session_id].commit(client.sid)
