@@ -2,45 +2,48 @@
 
 The language model is read in its own task while speech is produced in another, so in `chain` and
 `stream` modes the first sentence is spoken while the rest of the reply is still being written.
+A turn can be cancelled at any point (``Reply.run`` is one task): its provider streams are closed
+with ``aclose`` on the way out, and it sends nothing more.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from generated.dispatch import Emitter
 from generated.models import (
     ClientRole,
     CustomError,
     ErrorCode,
-    LlmSettings,
     OutputAudio,
     RequestTranscribeDone,
     ResponseAudioDelta,
     ResponseText,
     Stage,
-    SttSettings,
     TtsResponseType,
-    TtsSettings,
 )
 from handlers.audio import Mp3Encoder, Pcm16Resampler, resample_pcm16, wav_bytes
+from handlers.ids import new_response_id
 from handlers.providers.base import (
     ChatMessage,
     LlmRequest,
     PcmChunk,
     ProviderError,
     Transcript,
-    TtsRequest,
 )
 from handlers.providers.registry import ProviderRegistry
 from handlers.sentences import SentenceSplitter
-from handlers.utterance import new_id
+from handlers.settings import Settings
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,14 +54,30 @@ class Turn:
     item_id: str
     transcription: asyncio.Task[Transcript]
     duration_ms: int
-    stt: SttSettings
-    llm: LlmSettings
-    tts: TtsSettings
-    output: OutputAudio
+    settings: Settings
 
 
-class TurnFailed(Exception):
-    """A stage failed and its error has been reported to the Sender."""
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """What the conversation history keeps of a turn that ran to its end."""
+
+    user: str
+    assistant: str
+
+
+@contextlib.asynccontextmanager
+async def closing(stream: AsyncIterator[T]) -> AsyncIterator[AsyncIterator[T]]:
+    """Close a provider's stream when its reader stops, however it stops.
+
+    A reader cancelled while the stream waits at a ``yield`` (the reader was sending a delta)
+    leaves the generator suspended; only the garbage collector would close it, later. Closing it
+    here runs its ``finally`` before the turn ends, so its HTTP/gRPC request is closed at once.
+    """
+    try:
+        yield stream
+    finally:
+        if isinstance(stream, AsyncGenerator):
+            await stream.aclose()
 
 
 class AudioEncoder:
@@ -69,6 +88,8 @@ class AudioEncoder:
         self.sample_rate = output.sample_rate
         self._resamplers: dict[int, Pcm16Resampler] = {}
         self._mp3 = Mp3Encoder(self.sample_rate) if self.format == "mp3" else None
+        self.samples = 0
+        """Samples encoded so far, at the output rate."""
 
     def encode_streaming(self, chunk: PcmChunk) -> bytes:
         """One chunk of a stream: a resampler per source rate carries state across chunks."""
@@ -98,6 +119,7 @@ class AudioEncoder:
         return out
 
     def _container(self, pcm: bytes) -> bytes:
+        self.samples += len(pcm) >> 1
         if self._mp3 is not None:
             return self._mp3.encode(pcm) if pcm else b""
         if self.format == "wav":
@@ -105,88 +127,90 @@ class AudioEncoder:
         return pcm
 
 
-class TurnRunner:
-    """Runs turns for every session of this server; holds no per-session state."""
+class Reply:
+    """A turn being run: its transcript, then the language model's reply, spoken as it is
+    written (``run``), and what of the reply has gone out so far.
 
-    def __init__(self, registry: ProviderRegistry, emitter: Emitter) -> None:
+    What the Receivers were sent (``sequence``, ``audio_samples``, ``spoken``) is counted before
+    each delta is handed to Socket.IO: the hand-over happens before the emit's first suspension,
+    so a turn cancelled during an emit has sent that delta, and the counts say exactly what went.
+    """
+
+    def __init__(self, turn: Turn, registry: ProviderRegistry, emitter: Emitter) -> None:
+        self.turn = turn
         self.registry = registry
         self.emitter = emitter
+        self.response_id = new_response_id()
+        self.transcript: str | None = None
+        """What the user said, once recognised."""
+        self.sequence = 0
+        """The next delta's sequence: as many deltas have been sent."""
+        self.final_sent = False
+        self.audio_samples = 0
+        """Samples (at the output rate) of the audio sent."""
+        self.spoken: list[str] = []
+        """The text of each delta sent with text: the sentences whose audio has started."""
+        self.encoder = AudioEncoder(turn.settings.output_audio)
+        self.tts_request = turn.settings.tts_request()
 
-    async def report(self, turn: Turn, stage: str, provider: str, exc: BaseException) -> None:
+    @property
+    def audio_sent_ms(self) -> int:
+        return self.audio_samples * 1000 // self.encoder.sample_rate
+
+    async def run(self, history: Iterable[ChatMessage]) -> Exchange | None:
+        """Run the turn; ``history`` is read when the language model is asked. Returns what the
+        history keeps of it, or None when there is no reply (nothing heard, a stage failed)."""
+        turn, stt = self.turn, self.turn.settings.stt
+        try:
+            transcript = await turn.transcription
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self._report(Stage.STT, stt.provider.value, exc)
+            return None
+        self.transcript = transcript.text
+        await self.emitter.request_transcribe_done(
+            turn.session_id,
+            RequestTranscribeDone(
+                item_id=turn.item_id,
+                text=transcript.text,
+                language=transcript.language or stt.language,
+                duration_ms=turn.duration_ms,
+                provider=stt.provider,
+                model=stt.model,
+            ),
+        )
+        if not transcript.text.strip():
+            return None
+        reply = await self._respond(turn.settings.llm_request(history, transcript.text))
+        return None if reply is None else Exchange(transcript.text, reply)
+
+    async def _report(self, stage: Stage, provider: str, exc: BaseException) -> None:
         if isinstance(exc, ProviderError):
             message = f"{provider} {stage} failed: {exc}"
         else:
             log.error("%s %s provider crashed", provider, stage, exc_info=exc)
             message = f"{provider} {stage} failed unexpectedly ({type(exc).__name__})"
         await self.emitter.custom_error(
-            Emitter.room(turn.session_id, ClientRole.SENDER),
+            Emitter.room(self.turn.session_id, ClientRole.SENDER),
             CustomError(
                 code=ErrorCode.PROVIDER_ERROR,
                 message=message,
-                item_id=turn.item_id,
-                stage=Stage(stage),
+                item_id=self.turn.item_id,
+                stage=stage,
                 provider=provider,
             ),
         )
 
-    async def run(self, turn: Turn, history: list[ChatMessage]) -> str | None:
-        """Run ``turn``; return the reply text (for the history), or None when there is none."""
-        try:
-            transcript = await turn.transcription
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            await self.report(turn, "stt", turn.stt.provider.value, exc)
-            return None
-        await self.emitter.request_transcribe_done(
-            turn.session_id,
-            RequestTranscribeDone(
-                item_id=turn.item_id,
-                text=transcript.text,
-                language=transcript.language or turn.stt.language,
-                duration_ms=turn.duration_ms,
-                provider=turn.stt.provider,
-                model=turn.stt.model,
-            ),
-        )
-        if not transcript.text.strip():
-            return None
-        request = LlmRequest(
-            model=turn.llm.model,
-            instructions=turn.llm.instructions,
-            messages=(*history, ChatMessage("user", transcript.text)),
-            temperature=turn.llm.temperature,
-            max_output_tokens=turn.llm.max_output_tokens,
-        )
-        return await Reply(self, turn, request).run()
-
-
-class Reply:
-    """The language model's answer to one turn, spoken as it is written."""
-
-    def __init__(self, runner: TurnRunner, turn: Turn, request: LlmRequest) -> None:
-        self.runner = runner
-        self.turn = turn
-        self.request = request
-        self.response_id = new_id("resp")
-        self.sequence = 0
-        self.final_sent = False
-        self.encoder = AudioEncoder(turn.output)
-        self.tts_request = TtsRequest(
-            model=turn.tts.model,
-            voice=turn.tts.voice,
-            language=turn.tts.language,
-            ssml_gender=turn.tts.ssml_gender.value,
-            speed=turn.tts.speed,
-            sample_rate=turn.output.sample_rate,
-        )
-
-    async def run(self) -> str | None:
-        mode = self.turn.tts.response_type
+    async def _respond(self, request: LlmRequest) -> str | None:
+        """Write the reply and speak it; return its text, or None when the model failed."""
+        mode = self.turn.settings.tts.response_type
         sentences: asyncio.Queue[str | None] = asyncio.Queue()
-        split = mode != TtsResponseType.SINGLE
-        writer = asyncio.create_task(self._write(sentences, split=split))
-        try:
+        # The group ends the writer with the turn: a cancelled turn waits for its model stream.
+        async with asyncio.TaskGroup() as group:
+            writer = group.create_task(
+                self._write(request, sentences, split=mode != TtsResponseType.SINGLE)
+            )
             if mode == TtsResponseType.SINGLE:
                 reply = await writer
                 if reply is not None:
@@ -195,44 +219,48 @@ class Reply:
                 await self._speak_chain(sentences)
             else:
                 await self._speak_stream(sentences)
-            reply = await writer
-        except asyncio.CancelledError:
-            writer.cancel()
-            raise
+        reply = writer.result()
         if reply is not None or self.sequence:
             await self._end()
         return reply
 
-    async def _write(self, sentences: asyncio.Queue[str | None], *, split: bool) -> str | None:
+    async def _write(
+        self, request: LlmRequest, sentences: asyncio.Queue[str | None], *, split: bool
+    ) -> str | None:
         """Read the model's reply, queue its sentences, and send the whole text when done."""
-        provider = self.turn.llm.provider.value
+        provider = self.turn.settings.llm.provider.value
         splitter = SentenceSplitter()
         parts: list[str] = []
         try:
-            async for delta in self.runner.registry.llm(provider).respond(self.request):
-                parts.append(delta)
-                if split:
-                    for sentence in splitter.feed(delta):
-                        sentences.put_nowait(sentence)
+            async with closing(self.registry.llm(provider).respond(request)) as deltas:
+                async for delta in deltas:
+                    parts.append(delta)
+                    if split:
+                        for sentence in splitter.feed(delta):
+                            sentences.put_nowait(sentence)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            await self.runner.report(self.turn, "llm", provider, exc)
+            await self._report(Stage.LLM, provider, exc)
             return None
         finally:
             if split and (rest := splitter.flush()):
                 sentences.put_nowait(rest)
             sentences.put_nowait(None)
         reply = "".join(parts).strip()
-        await self.runner.emitter.response_text(
+        await self.emitter.response_text(
             self.turn.session_id,
             ResponseText(response_id=self.response_id, item_id=self.turn.item_id, text=reply),
         )
         return reply
 
     def _synthesize(self, text: str) -> AsyncIterator[PcmChunk]:
-        tts = self.runner.registry.tts(self.turn.tts.provider.value)
+        tts = self.registry.tts(self.turn.settings.tts.provider.value)
         return tts.synthesize(text, self.tts_request)
+
+    async def _synthesize_all(self, text: str) -> list[PcmChunk]:
+        async with closing(self._synthesize(text)) as chunks:
+            return [chunk async for chunk in chunks]
 
     async def _guard(self, speaking: Awaitable[None]) -> bool:
         """Await a speech step; report a failure and return False."""
@@ -241,35 +269,38 @@ class Reply:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            await self.runner.report(self.turn, "tts", self.turn.tts.provider.value, exc)
+            await self._report(Stage.TTS, self.turn.settings.tts.provider.value, exc)
             return False
         return True
 
     async def _delta(self, audio: bytes, text: str | None, *, final: bool) -> None:
-        await self.runner.emitter.response_audio_delta(
-            self.turn.session_id,
-            ResponseAudioDelta(
-                response_id=self.response_id,
-                item_id=self.turn.item_id,
-                sequence=self.sequence,
-                audio=audio,
-                format=self.turn.output.format,
-                sample_rate=self.turn.output.sample_rate,
-                text=text,
-                final=final,
-            ),
+        output = self.turn.settings.output_audio
+        payload = ResponseAudioDelta(
+            response_id=self.response_id,
+            item_id=self.turn.item_id,
+            sequence=self.sequence,
+            audio=audio,
+            format=output.format,
+            sample_rate=output.sample_rate,
+            text=text,
+            final=final,
         )
+        # Counted before the emit (see the class): a cancel during it finds the delta counted.
         self.sequence += 1
         self.final_sent = final
+        self.audio_samples = self.encoder.samples
+        if text is not None:
+            self.spoken.append(text)
+        await self.emitter.response_audio_delta(self.turn.session_id, payload)
 
     async def _speak_single(self, reply: str) -> None:
         """One delta with the whole reply."""
-        chunks = [chunk async for chunk in self._synthesize(reply)] if reply else []
+        chunks = await self._synthesize_all(reply) if reply else []
         audio = self.encoder.encode_clip(chunks) if chunks else b""
         await self._delta(audio + self.encoder.finish(), reply, final=True)
 
     async def _sentence_audio(self, sentence: str, into: list[bytes]) -> None:
-        chunks = [chunk async for chunk in self._synthesize(sentence)]
+        chunks = await self._synthesize_all(sentence)
         if chunks:
             into.append(self.encoder.encode_clip(chunks))
 
@@ -293,11 +324,12 @@ class Reply:
 
     async def _stream_sentence(self, sentence: str) -> None:
         text: str | None = sentence
-        async for chunk in self._synthesize(sentence):
-            audio = self.encoder.encode_streaming(chunk)
-            if audio:
-                await self._delta(audio, text, final=False)
-                text = None
+        async with closing(self._synthesize(sentence)) as chunks:
+            async for chunk in chunks:
+                audio = self.encoder.encode_streaming(chunk)
+                if audio:
+                    await self._delta(audio, text, final=False)
+                    text = None
 
     async def _speak_stream(self, sentences: asyncio.Queue[str | None]) -> None:
         """Audio chunks as the engine yields them; the first chunk of a sentence carries its text.

@@ -1,4 +1,4 @@
-"""The Socket.IO server: wires the generated dispatch layer to sessions and the turn pipeline.
+"""The Socket.IO server: the handshake, and each client event handed to its session.
 
 Start it with ``python -m handlers.server`` (or ``nox -s serve``); ``--help`` lists the flags.
 """
@@ -11,31 +11,25 @@ import hmac
 import logging
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
+from typing import Any
 
 import socketio
 from aiohttp import web
 
-from codegen.runtime import Client, ClientError, ConnectionRefused, register
+from codegen.runtime import Client, ConnectionRefused, register
 from generated.dispatch import ClientEventHandler, Emitter
 from generated.models import (
-    ClientRole,
     ConnectErrorCode,
-    CustomError,
-    ErrorCode,
     Handshake,
     InputBufferAppend,
-    InputBufferInitialized,
     SessionUpdate,
 )
-from handlers.audio import AudioFormatError
 from handlers.config import ServerConfig, parse_config
-from handlers.pipeline import Turn, TurnRunner
-from handlers.providers.base import ChatMessage, SttRequest
 from handlers.providers.registry import ProviderRegistry
 from handlers.scaleout import RedisManager
-from handlers.session import Session, Settings, apply_update, requested_providers
-from handlers.utterance import Utterance, decode_chunk
+from handlers.session import Session, SessionServices
+from handlers.settings import Settings
 from handlers.web import add_page_routes
 
 log = logging.getLogger("metahuman")
@@ -48,7 +42,7 @@ class ChatServer(ClientEventHandler):
         self.config = config
         self.registry = registry
         self.emitter = emitter
-        self.runner = TurnRunner(registry, emitter)
+        self.services = SessionServices(config, registry, emitter)
         self.sessions: dict[str, Session] = {}
         self.defaults = Settings.defaults()
 
@@ -60,9 +54,9 @@ class ChatServer(ClientEventHandler):
         session = self.sessions.get(client.session_id)
         if session is None:
             session = self.sessions[client.session_id] = Session(
-                client.session_id, self.defaults, self.config.history_turns
+                client.session_id, self.defaults, self.services, self._forget
             )
-        session.clients.add(client.sid)
+        session.join(client.sid)
 
     def _token_ok(self, token: str | None) -> bool:
         if token is None:
@@ -75,166 +69,39 @@ class ChatServer(ClientEventHandler):
 
     async def on_disconnect(self, client: Client) -> None:
         session = self.sessions.get(client.session_id)
-        if session is None:
-            return
-        session.clients.discard(client.sid)
-        utterance = session.utterances.pop(client.sid, None)
-        if utterance is not None:
-            # Never committed: nothing was promised for this audio.
-            utterance.cancel()
-        self._forget_if_idle(session)
+        if session is not None:
+            session.leave(client.sid)
 
-    def _forget_if_idle(self, session: Session) -> None:
-        if session.idle and self.sessions.get(session.session_id) is session:
+    def _forget(self, session: Session) -> None:
+        """Called by an idle session: nobody is connected and nothing is running."""
+        if self.sessions.get(session.session_id) is session:
             del self.sessions[session.session_id]
 
     # -- client events -------------------------------------------------------------------------
 
     async def on_session_update(self, client: Client, payload: SessionUpdate) -> None:
-        session = self.sessions[client.session_id]
-        # Building a provider may block: it happens off the loop, before the settings are read.
-        reasons = {
-            (stage, name): await self.registry.unavailable_reason(stage, name)
-            for stage, name in requested_providers(payload)
-        }
-        session.settings = apply_update(
-            session.settings, payload, lambda stage, name: reasons[(stage, name)]
-        )
-        await self.emitter.session_updated(
-            session.session_id, session.settings.describe(session.session_id)
-        )
+        await self.sessions[client.session_id].update(payload)
 
-    async def on_input_buffer_append(self, client: Client, payload: InputBufferAppend) -> None:
-        session = self.sessions[client.session_id]
-        audio = session.settings.input_audio
-        utterance = session.utterances.get(client.sid)
-        # An utterance keeps the encoding it started with, whatever session.update says meanwhile.
-        # (The format is a StrEnum: on this hot path it is passed as the str it is.)
-        audio_format, sample_rate = (
-            (utterance.audio_format, utterance.sample_rate)
-            if utterance is not None
-            else (audio.format, audio.sample_rate)
-        )
-        try:
-            pcm = decode_chunk(
-                payload if isinstance(payload, (bytes, str)) else payload.audio,
-                audio_format,
-                sample_rate,
-            )
-        except AudioFormatError as exc:
-            raise ClientError(ErrorCode.INVALID_AUDIO, str(exc)) from exc
-        if utterance is None:
-            utterance = session.utterances[client.sid] = self._start_utterance(session)
-            await self.emitter.input_buffer_initialized(
-                session.session_id,
-                InputBufferInitialized(
-                    item_id=utterance.item_id, format=audio.format, sample_rate=audio.sample_rate
-                ),
-            )
-        already_full = utterance.overflowed
-        if utterance.append(pcm) and not already_full:
-            raise ClientError(
-                ErrorCode.BUFFER_OVERFLOW,
-                f"utterance longer than {self.config.max_buffer_seconds:g} s: later audio is"
-                " dropped; commit to use what was kept",
-                item_id=utterance.item_id,
-            )
-
-    def _start_utterance(self, session: Session) -> Utterance:
-        stt = session.settings.stt
-        sample_rate = session.settings.input_audio.sample_rate
-        provider = self.registry.stt(stt.provider.value)
-        request = SttRequest(model=stt.model, language=stt.language, sample_rate=sample_rate)
-        return Utterance(
-            session.settings.input_audio.format,
-            sample_rate,
-            self.config.max_buffer_seconds,
-            lambda audio: provider.transcribe(audio, request),
-        )
+    def on_input_buffer_append(
+        self, client: Client, payload: InputBufferAppend
+    ) -> Coroutine[Any, Any, None]:
+        # The session's coroutine itself, not one awaiting it: a coroutine less per audio chunk.
+        return self.sessions[client.session_id].append(client.sid, payload)
 
     async def on_input_buffer_commit(self, client: Client) -> None:
-        session = self.sessions[client.session_id]
-        utterance = session.utterances.get(client.sid)
-        if utterance is None or utterance.size == 0:
-            raise ClientError(ErrorCode.EMPTY_BUFFER, "input.buffer.commit with no audio buffered")
-        if len(session.turns) >= self.config.max_queued_turns:
-            # The audio stays buffered: the Sender may commit again once a turn has finished.
-            raise ClientError(
-                ErrorCode.TURN_QUEUE_FULL,
-                f"{len(session.turns)} turns are already waiting; commit again later",
-                item_id=utterance.item_id,
-            )
-        del session.utterances[client.sid]
-        settings = session.settings
-        session.turns.append(
-            Turn(
-                session_id=session.session_id,
-                item_id=utterance.item_id,
-                transcription=utterance.commit(),
-                duration_ms=utterance.duration_ms,
-                stt=settings.stt,
-                llm=settings.llm,
-                tts=settings.tts,
-                output=settings.output_audio,
-            )
-        )
-        if session.worker is None:
-            session.worker = asyncio.create_task(
-                self._run_turns(session), name=f"turns-{session.session_id}"
-            )
-
-    async def _run_turns(self, session: Session) -> None:
-        """Run the session's turns one after another, in commit order."""
-        try:
-            while session.turns:
-                turn = session.turns[0]
-                try:
-                    reply = await self.runner.run(turn, list(session.history))
-                except asyncio.CancelledError:
-                    turn.transcription.cancel()
-                    raise
-                except Exception:
-                    log.exception("turn %s failed", turn.item_id)
-                    await self.emitter.custom_error(
-                        Emitter.room(session.session_id, ClientRole.SENDER),
-                        CustomError(
-                            code=ErrorCode.INTERNAL_ERROR,
-                            message="the turn failed",
-                            item_id=turn.item_id,
-                        ),
-                    )
-                    reply = None
-                finally:
-                    session.turns.popleft()
-                if reply is not None:
-                    transcript = turn.transcription.result().text
-                    session.history.extend(
-                        (ChatMessage("user", transcript), ChatMessage("assistant", reply))
-                    )
-        finally:
-            for waiting in session.turns:
-                waiting.transcription.cancel()
-            session.turns.clear()
-            session.worker = None
-            self._forget_if_idle(session)
+        self.sessions[client.session_id].commit(client.sid)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def shutdown(self) -> None:
         """Let turns in flight finish for the grace period, then cancel what is left."""
-        workers = [s.worker for s in self.sessions.values() if s.worker is not None]
+        workers = [s.turns.worker for s in self.sessions.values() if s.turns.worker is not None]
         if workers:
             log.info(
                 "waiting up to %gs for %d turns", self.config.shutdown_grace_seconds, len(workers)
             )
-            _, pending = await asyncio.wait(workers, timeout=self.config.shutdown_grace_seconds)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-        for session in list(self.sessions.values()):
-            for utterance in session.utterances.values():
-                utterance.cancel()
-            session.utterances.clear()
+            await asyncio.wait(workers, timeout=self.config.shutdown_grace_seconds)
+        await asyncio.gather(*(s.close("shutdown") for s in list(self.sessions.values())))
 
 
 def create_app(

@@ -1,159 +1,180 @@
-"""Session state: effective settings, conversation history and the ordered queue of turns."""
+"""One conversation on this node: its clients, the utterance each Sender is speaking, its
+settings and its turns. The server hands each client event to its session."""
 
 from __future__ import annotations
 
-import asyncio
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
 
 from codegen.runtime import ClientError
-from generated.catalog import CATALOG, LLM, STT, TTS
+from generated.dispatch import Emitter
 from generated.models import (
     ErrorCode,
-    InputAudio,
-    LlmSettings,
-    OutputAudio,
+    InputBufferAppend,
+    InputBufferInitialized,
     SessionUpdate,
-    SessionUpdated,
-    Stage,
-    SttSettings,
-    TtsSettings,
 )
+from handlers.audio import AudioFormatError
+from handlers.config import ServerConfig
 from handlers.pipeline import Turn
-from handlers.providers.base import ChatMessage
-from handlers.providers.base import Stage as ProviderStage
-from handlers.utterance import Utterance
-
-DEFAULT_INSTRUCTIONS = (
-    "You are a friendly digital human having a spoken conversation. "
-    "Answer briefly, in one to three short sentences, without lists or markup."
-)
+from handlers.providers.registry import ProviderRegistry
+from handlers.settings import Settings, apply_update, requested_providers
+from handlers.turns import CancelledResponse, TurnQueue
+from handlers.utterance import Utterance, decode_chunk
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
-    stt: SttSettings
-    llm: LlmSettings
-    tts: TtsSettings
-    input_audio: InputAudio
-    output_audio: OutputAudio
+class SessionServices:
+    """What the sessions of one server share: its limits, its providers and its emitter."""
 
-    @classmethod
-    def defaults(cls) -> Settings:
-        """The embedded offline configuration: every stage on its `local` provider."""
-        stt, llm, tts = STT["local"], LLM["local"], TTS["local"]
-        return cls(
-            stt=SttSettings.model_validate(
-                {"provider": "local", "model": stt.default_model, "language": "en-US"}
-            ),
-            llm=LlmSettings.model_validate(
-                {
-                    "provider": "local",
-                    "model": llm.default_model,
-                    "instructions": DEFAULT_INSTRUCTIONS,
-                    "temperature": 0.7,
-                    "maxOutputTokens": 256,
-                }
-            ),
-            tts=TtsSettings.model_validate(
-                {
-                    "provider": "local",
-                    "model": tts.default_model,
-                    "voice": tts.default_voice,
-                    "responseType": "chain",
-                    "ssmlGender": "unspecified",
-                    "language": "en-US",
-                    "speed": 1.0,
-                }
-            ),
-            input_audio=InputAudio.model_validate({"format": "pcm16", "sampleRate": 16000}),
-            output_audio=OutputAudio.model_validate({"format": "pcm16", "sampleRate": 24000}),
-        )
-
-    def describe(self, session_id: str) -> SessionUpdated:
-        return SessionUpdated(
-            session_id=session_id,
-            stt=self.stt,
-            llm=self.llm,
-            tts=self.tts,
-            input_audio=self.input_audio,
-            output_audio=self.output_audio,
-        )
-
-
-ProviderCheck = Callable[[ProviderStage, str], "str | None"]
-"""(stage, provider) -> why it is unavailable, or None."""
-
-
-def _merge_stage(stage: ProviderStage, current: Any, update: Any, check: ProviderCheck) -> Any:
-    """Merge one stage's partial update (a oneOf variant) into its effective settings."""
-    changes: dict[str, Any] = update.model_dump(exclude_unset=True)
-    merged: dict[str, Any] = current.model_dump()
-    provider = changes.get("provider")
-    if provider is not None:
-        reason = check(stage, provider)
-        if reason is not None:
-            raise ClientError(
-                ErrorCode.PROVIDER_UNAVAILABLE,
-                f"{stage} provider {provider!r} is not available on this server: {reason}",
-                stage=Stage(stage),
-                provider=provider,
-            )
-        if provider != current.provider.value:
-            entry = CATALOG[Stage(stage)][provider]
-            merged["model"] = entry.default_model
-            if "voice" in merged:
-                merged["voice"] = entry.default_voice
-    merged.update(changes)
-    return type(current).model_validate(merged)
-
-
-def requested_providers(update: SessionUpdate) -> list[tuple[ProviderStage, str]]:
-    """The (stage, provider) pairs ``update`` asks for, to check before ``apply_update``."""
-    stages: tuple[ProviderStage, ...] = ("stt", "llm", "tts")
-    requested: list[tuple[ProviderStage, str]] = []
-    for stage in stages:
-        stage_update = getattr(update, stage)
-        changes = {} if stage_update is None else stage_update.model_dump(exclude_unset=True)
-        provider = changes.get("provider")
-        if provider is not None:
-            requested.append((stage, str(provider)))
-    return requested
-
-
-def apply_update(settings: Settings, update: SessionUpdate, check: ProviderCheck) -> Settings:
-    """The settings after ``update``; raises ClientError, changing nothing, when it cannot apply."""
-    changed = settings
-    stages: tuple[ProviderStage, ...] = ("stt", "llm", "tts")
-    for stage in stages:
-        stage_update = getattr(update, stage)
-        if stage_update is not None:
-            merged = _merge_stage(stage, getattr(settings, stage), stage_update, check)
-            changed = replace(changed, **{stage: merged})
-    for name in ("input_audio", "output_audio"):
-        audio_update = getattr(update, name)
-        if audio_update is not None:
-            current = getattr(settings, name)
-            merged = {**current.model_dump(), **audio_update.model_dump(exclude_unset=True)}
-            changed = replace(changed, **{name: type(current).model_validate(merged)})
-    return changed
+    config: ServerConfig
+    registry: ProviderRegistry
+    emitter: Emitter
 
 
 class Session:
     """One conversation (a session id) on this node: its Senders, Receivers and turns."""
 
-    def __init__(self, session_id: str, settings: Settings, history_turns: int) -> None:
+    def __init__(
+        self,
+        session_id: str,
+        settings: Settings,
+        services: SessionServices,
+        forget: Callable[[Session], None],
+    ) -> None:
         self.session_id = session_id
         self.settings = settings
-        self.history: deque[ChatMessage] = deque(maxlen=2 * history_turns)
+        self.services = services
         self.clients: set[str] = set()
         self.utterances: dict[str, Utterance] = {}
         """The utterance each Sender is speaking, by sid."""
-        self.turns: deque[Turn] = deque()
-        self.worker: asyncio.Task[None] | None = None
+        self.turns = TurnQueue(
+            session_id,
+            services.registry,
+            services.emitter,
+            services.config.history_turns,
+            on_idle=self._forget_if_idle,
+        )
+        self._forget = forget
 
     @property
     def idle(self) -> bool:
-        return not self.clients and self.worker is None and not self.utterances
+        return not self.clients and self.turns.worker is None and not self.utterances
+
+    def _forget_if_idle(self) -> None:
+        if self.idle:
+            self._forget(self)
+
+    # -- clients -------------------------------------------------------------------------------
+
+    def join(self, sid: str) -> None:
+        self.clients.add(sid)
+
+    def leave(self, sid: str) -> None:
+        self.clients.discard(sid)
+        utterance = self.utterances.pop(sid, None)
+        if utterance is not None:
+            # Never committed: nothing was promised for this audio.
+            utterance.cancel()
+        self._forget_if_idle()
+
+    # -- client events -------------------------------------------------------------------------
+
+    async def update(self, update: SessionUpdate) -> None:
+        """Apply a `session.update` (all of it, or none: ClientError) and show the result."""
+        # Building a provider may block: it happens off the loop, before the settings are read,
+        # so two updates cannot overwrite each other.
+        registry = self.services.registry
+        reasons = {
+            (stage, name): await registry.unavailable_reason(stage, name)
+            for stage, name in requested_providers(update)
+        }
+        self.settings = apply_update(
+            self.settings, update, lambda stage, name: reasons[(stage, name)]
+        )
+        await self.services.emitter.session_updated(
+            self.session_id, self.settings.session_updated(self.session_id)
+        )
+
+    async def append(self, sid: str, payload: InputBufferAppend) -> None:
+        """Add a chunk to the Sender's utterance, starting one (and its recognition) if needed."""
+        audio = self.settings.input_audio
+        utterance = self.utterances.get(sid)
+        # An utterance keeps the encoding it started with, whatever session.update says meanwhile.
+        # (The format is a StrEnum: on this hot path it is passed as the str it is.)
+        audio_format, sample_rate = (
+            (utterance.audio_format, utterance.sample_rate)
+            if utterance is not None
+            else (audio.format, audio.sample_rate)
+        )
+        try:
+            pcm = decode_chunk(
+                payload if isinstance(payload, (bytes, str)) else payload.audio,
+                audio_format,
+                sample_rate,
+            )
+        except AudioFormatError as exc:
+            raise ClientError(ErrorCode.INVALID_AUDIO, str(exc)) from exc
+        if utterance is None:
+            utterance = self.utterances[sid] = self._start_utterance()
+            await self.services.emitter.input_buffer_initialized(
+                self.session_id,
+                InputBufferInitialized(
+                    item_id=utterance.item_id, format=audio.format, sample_rate=audio.sample_rate
+                ),
+            )
+        already_full = utterance.overflowed
+        if utterance.append(pcm) and not already_full:
+            raise ClientError(
+                ErrorCode.BUFFER_OVERFLOW,
+                f"utterance longer than {self.services.config.max_buffer_seconds:g} s: later"
+                " audio is dropped; commit to use what was kept",
+                item_id=utterance.item_id,
+            )
+
+    def _start_utterance(self) -> Utterance:
+        settings = self.settings
+        provider = self.services.registry.stt(settings.stt.provider.value)
+        request = settings.stt_request()
+        return Utterance(
+            settings.input_audio.format,
+            settings.input_audio.sample_rate,
+            self.services.config.max_buffer_seconds,
+            lambda audio: provider.transcribe(audio, request),
+        )
+
+    def commit(self, sid: str) -> None:
+        """End the Sender's utterance and queue its turn, with the settings in force now."""
+        utterance = self.utterances.get(sid)
+        if utterance is None or utterance.size == 0:
+            raise ClientError(ErrorCode.EMPTY_BUFFER, "input.buffer.commit with no audio buffered")
+        if len(self.turns) >= self.services.config.max_queued_turns:
+            # The audio stays buffered: the Sender may commit again once a turn has finished.
+            raise ClientError(
+                ErrorCode.TURN_QUEUE_FULL,
+                f"{len(self.turns)} turns are already waiting; commit again later",
+                item_id=utterance.item_id,
+            )
+        del self.utterances[sid]
+        self.turns.submit(
+            Turn(
+                session_id=self.session_id,
+                item_id=utterance.item_id,
+                transcription=utterance.commit(),
+                duration_ms=utterance.duration_ms,
+                settings=self.settings,
+            )
+        )
+
+    # -- cancelling ----------------------------------------------------------------------------
+
+    async def cancel_response(self, reason: str) -> CancelledResponse | None:
+        """Cancel the turn in flight: see ``TurnQueue.cancel_response``."""
+        return await self.turns.cancel_response(reason)
+
+    async def close(self, reason: str) -> None:
+        """Cancel everything in progress: waiting turns, the turn in flight, utterances."""
+        await self.turns.close(reason)
+        for utterance in self.utterances.values():
+            utterance.cancel()
+        self.utterances.clear()

@@ -12,18 +12,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import secrets
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from handlers.audio import AudioFormatError, check_pcm16, parse_wav, resample_pcm16
+from handlers.ids import new_item_id
 from handlers.providers.base import Transcript
 
 WAV_MAGIC = b"RIFF"
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(8)}"
 
 
 def decode_chunk(raw: bytes | str, audio_format: str, sample_rate: int) -> bytes:
@@ -58,7 +54,7 @@ class Utterance:
     def __init__(
         self, audio_format: str, sample_rate: int, max_seconds: float, transcribe: TranscribeFn
     ) -> None:
-        self.item_id = new_id("item")
+        self.item_id = new_item_id()
         self.audio_format = audio_format
         self.sample_rate = sample_rate
         self.max_bytes = int(max_seconds * sample_rate) * 2

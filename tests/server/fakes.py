@@ -120,3 +120,46 @@ class FailingTts(NothingToClose):
     async def synthesize(self, text: str, request: TtsRequest) -> AsyncIterator[PcmChunk]:
         raise ProviderError("the fake speech engine is down")
         yield PcmChunk(b"", request.sample_rate)  # an async generator, like the real providers
+
+
+class HeldLlm(ScriptedLlm):
+    """ScriptedLlm that writes the first sentence of each reply, then waits for ``go``.
+
+    It counts its streams: ``opened``, ``closed`` (the generator's ``finally`` ran: it was
+    closed or ran out) and ``finished`` (ran to its end); ``requests`` keeps what it was asked.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.go = asyncio.Event()
+        self.requests: list[LlmRequest] = []
+        self.opened = self.closed = self.finished = 0
+
+    async def respond(self, request: LlmRequest) -> AsyncIterator[str]:
+        self.requests.append(request)
+        self.opened += 1
+        try:
+            first, _, rest = scripted_reply(request.messages[-1].content).partition(". ")
+            yield first + "."
+            await self.go.wait()
+            yield " " + rest
+            self.finished += 1
+        finally:
+            self.closed += 1
+
+
+class CountedTts(ChunkTts):
+    """ChunkTts that counts its streams: ``opened``, ``closed`` and ``finished`` (as HeldLlm)."""
+
+    def __init__(self, rate: int = 16_000) -> None:
+        super().__init__(rate)
+        self.opened = self.closed = self.finished = 0
+
+    async def synthesize(self, text: str, request: TtsRequest) -> AsyncIterator[PcmChunk]:
+        self.opened += 1
+        try:
+            async for chunk in super().synthesize(text, request):
+                yield chunk
+            self.finished += 1
+        finally:
+            self.closed += 1

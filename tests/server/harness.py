@@ -444,9 +444,10 @@ def server_tasks() -> list[asyncio.Task[Any]]:
     return found
 
 
-async def lingering_server_tasks(within: float = 2.0) -> list[asyncio.Task[Any]]:
+async def lingering_server_tasks(within: float = 5.0) -> list[asyncio.Task[Any]]:
     """The server's tasks still running after up to ``within`` seconds (an abandoned
-    recognition may need a moment for its worker thread to return)."""
+    recognition may need a moment for its worker thread to return: on a loaded machine a
+    pocketsphinx call on a whole clip took over 2 s)."""
     if left := server_tasks():
         await asyncio.wait(left, timeout=within)
     return server_tasks()

@@ -34,9 +34,17 @@ async def test_shutdown_cancels_what_outlives_the_grace_period(serve: ServeFn) -
     await sender.send_pcm(pcm)
     await sender.commit()  # queued behind it
     await sender.send_pcm(pcm[: len(pcm) // 2])  # an utterance still being spoken
+    # Once the third utterance has begun, the second commit was handled (a client's events are
+    # handled in order).
+    seen: list[str] = []
+    for _ in range(3):
+        initialized = await sender.wait_for(
+            "input.buffer.initialized", lambda p: p["itemId"] not in seen
+        )
+        seen.append(initialized["itemId"])
     await sender.quiet(0.1)
     session = server.chat.sessions[sender.session_id]
-    assert session.worker is not None and len(session.turns) == 2 and session.utterances
+    assert session.turns.worker is not None and len(session.turns) == 2 and session.utterances
     names = {task.get_name() for task in server_tasks()}
     assert f"turns-{sender.session_id}" in names  # the detector sees the server's tasks
     assert any(name.startswith("stt-") for name in names)
@@ -48,7 +56,7 @@ async def test_shutdown_cancels_what_outlives_the_grace_period(serve: ServeFn) -
 
     assert 0.3 <= took < 5.0, took
     assert llm.cancelled == 1
-    assert session.worker is None
+    assert session.turns.worker is None
     assert not session.turns and not session.utterances
     assert await lingering_server_tasks() == [], "the server left tasks running"
     # Cancelled, not failed: no error for the Sender, and no half response for the Receiver.
@@ -91,7 +99,7 @@ async def test_stopping_the_web_server_mid_turn_leaves_nothing_running(serve: Se
     await server.stop()
     assert llm.cancelled == 1
     assert server.chat.sessions == {} or all(
-        s.worker is None for s in server.chat.sessions.values()
+        s.turns.worker is None for s in server.chat.sessions.values()
     )
 
 

@@ -1,0 +1,153 @@
+"""A session's turns: run one after another in commit order, cancelled one at a time, and the
+conversation history they read and extend."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from generated.dispatch import Emitter
+from generated.models import ClientRole, CustomError, ErrorCode
+from handlers.pipeline import Reply, Turn
+from handlers.providers.base import ChatMessage
+from handlers.providers.registry import ProviderRegistry
+
+log = logging.getLogger("metahuman")
+
+
+@dataclass(frozen=True, slots=True)
+class CancelledResponse:
+    """What a cancelled turn had sent: what announcing the cancel (`response.cancelled`) needs."""
+
+    response_id: str
+    item_id: str
+    reason: str
+    last_sequence: int
+    """The sequence of the last `response.audio.delta` sent, or -1 when none was."""
+    audio_sent_ms: int
+    """How much audio the deltas sent hold."""
+    spoken_text: str
+    """The text of the sentences whose audio had started going out, or "" (an upper bound on
+    what was heard: the Receiver may not have played all of it)."""
+
+
+class TurnQueue:
+    """The committed turns of one session.
+
+    One worker task runs them in commit order, each in a task of its own so that
+    ``cancel_response`` can stop the turn in flight alone; the worker then goes on with the next.
+    A turn that ends adds its exchange to ``history``, which the next turns' language model sees.
+    """
+
+    def __init__(
+        self,
+        session_id: str,
+        registry: ProviderRegistry,
+        emitter: Emitter,
+        history_turns: int,
+        on_idle: Callable[[], None],
+    ) -> None:
+        self.session_id = session_id
+        self.registry = registry
+        self.emitter = emitter
+        self.history: deque[ChatMessage] = deque(maxlen=2 * history_turns)
+        self.waiting: deque[Turn] = deque()
+        """Committed turns not started yet."""
+        self.in_flight: Reply | None = None
+        self.worker: asyncio.Task[None] | None = None
+        self._in_flight_task: asyncio.Task[None] | None = None
+        self._on_idle = on_idle
+
+    def __len__(self) -> int:
+        """Turns committed and not finished, the one in flight included."""
+        return len(self.waiting) + (self.in_flight is not None)
+
+    def submit(self, turn: Turn) -> None:
+        self.waiting.append(turn)
+        if self.worker is None:
+            self.worker = asyncio.create_task(self._work(), name=f"turns-{self.session_id}")
+
+    async def _work(self) -> None:
+        try:
+            while self.waiting:
+                reply = Reply(self.waiting.popleft(), self.registry, self.emitter)
+                task = asyncio.create_task(self._run(reply), name=f"turn-{reply.turn.item_id}")
+                self.in_flight, self._in_flight_task = reply, task
+                try:
+                    # wait(), not await: a turn cancelled alone must not end the worker.
+                    await asyncio.wait((task,))
+                except asyncio.CancelledError:
+                    task.cancel()
+                    await asyncio.wait((task,))
+                    raise
+                finally:
+                    self.in_flight = self._in_flight_task = None
+        finally:
+            self._drop_waiting()
+            self.worker = None
+            self._on_idle()
+
+    async def _run(self, reply: Reply) -> None:
+        try:
+            exchange = await reply.run(self.history)
+        except asyncio.CancelledError:
+            reply.turn.transcription.cancel()
+            # Keep what went out: issue 9 cuts it to what the Receiver played.
+            if reply.transcript and reply.spoken:
+                self._remember(reply.transcript, " ".join(reply.spoken))
+            raise
+        except Exception:
+            log.exception("turn %s failed", reply.turn.item_id)
+            await self.emitter.custom_error(
+                Emitter.room(self.session_id, ClientRole.SENDER),
+                CustomError(
+                    code=ErrorCode.INTERNAL_ERROR,
+                    message="the turn failed",
+                    item_id=reply.turn.item_id,
+                ),
+            )
+            return
+        if exchange is not None:
+            self._remember(exchange.user, exchange.assistant)
+
+    def _remember(self, user: str, assistant: str) -> None:
+        self.history.extend((ChatMessage("user", user), ChatMessage("assistant", assistant)))
+
+    async def cancel_response(self, reason: str) -> CancelledResponse | None:
+        """Cancel the turn in flight, at whatever stage it is; None when no turn is in flight.
+
+        When this returns the turn has ended: its language-model and speech streams are closed
+        (``aclose`` reached the providers, so their HTTP/gRPC requests are closed), and nothing
+        more of its response will be sent, so an event emitted next reaches every Receiver after
+        the response's last delta. The turns waiting behind it run next, as usual.
+        """
+        reply, task = self.in_flight, self._in_flight_task
+        if reply is None or task is None or task.done():
+            return None
+        # Not in flight any more for callers that come while it ends.
+        self.in_flight = self._in_flight_task = None
+        task.cancel()
+        await asyncio.wait((task,))
+        return CancelledResponse(
+            response_id=reply.response_id,
+            item_id=reply.turn.item_id,
+            reason=reason,
+            last_sequence=reply.sequence - 1,
+            audio_sent_ms=reply.audio_sent_ms,
+            spoken_text=" ".join(reply.spoken),
+        )
+
+    async def close(self, reason: str) -> None:
+        """Drop the waiting turns, cancel the one in flight, and wait for the worker to end."""
+        self._drop_waiting()
+        await self.cancel_response(reason)
+        if self.worker is not None:
+            await asyncio.wait((self.worker,))
+
+    def _drop_waiting(self) -> None:
+        for turn in self.waiting:
+            turn.transcription.cancel()
+        self.waiting.clear()
