@@ -176,6 +176,7 @@ LLM: Final[Mapping[str, ProviderCatalog]] = MappingProxyType(
                 "global.anthropic.claude-opus-4-5-20251101-v1:0",
                 "us.anthropic.claude-opus-4-5-20251101-v1:0",
                 "anthropic.claude-opus-4-5-20251101-v1:0",
+                "global.anthropic.claude-sonnet-4-6",
                 "us.anthropic.claude-sonnet-4-6",
                 "anthropic.claude-sonnet-4-6",
                 "us.anthropic.claude-opus-4-6-v1",

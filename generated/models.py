@@ -272,6 +272,7 @@ class LlmAwsModel(StrEnum):
     GLOBAL_ANTHROPIC_CLAUDE_OPUS_4_5 = "global.anthropic.claude-opus-4-5-20251101-v1:0"
     US_ANTHROPIC_CLAUDE_OPUS_4_5 = "us.anthropic.claude-opus-4-5-20251101-v1:0"
     ANTHROPIC_CLAUDE_OPUS_4_5 = "anthropic.claude-opus-4-5-20251101-v1:0"
+    GLOBAL_ANTHROPIC_CLAUDE_SONNET_4_6 = "global.anthropic.claude-sonnet-4-6"
     US_ANTHROPIC_CLAUDE_SONNET_4_6 = "us.anthropic.claude-sonnet-4-6"
     ANTHROPIC_CLAUDE_SONNET_4_6 = "anthropic.claude-sonnet-4-6"
     US_ANTHROPIC_CLAUDE_OPUS_4_6 = "us.anthropic.claude-opus-4-6-v1"
