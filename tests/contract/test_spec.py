@@ -165,3 +165,24 @@ def test_both_spellings_of_gpt_4o_mini_transcribe_are_accepted(spelling: str) ->
     assert is_valid("session.update", payload)
     update = validate_payload("session.update", payload)
     assert update.stt.model == spelling
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"llm": {"provider": "aws", "model": "global.anthropic.claude-haiku-4-5-20251001-v1:0"}},
+        {"llm": {"provider": "aws", "model": "anthropic.claude-instant-v1"}},  # the seed's, retired
+        {"llm": {"provider": "openai", "model": "gpt-5.6-luna"}},
+        {"llm": {"provider": "bayer", "model": "gpt-4o-mini"}},
+        {"stt": {"provider": "openai", "model": "gpt-transcribe"}},
+        {"tts": {"provider": "openai", "model": "gpt-4o-mini-tts", "voice": "marin"}},
+    ],
+)
+def test_current_models_are_accepted_beside_the_seeds(payload: dict[str, Any]) -> None:
+    assert is_valid("session.update", payload)
+
+
+def test_a_model_of_another_provider_is_still_refused() -> None:
+    assert not is_valid(
+        "session.update", {"llm": {"provider": "openai", "model": "gpt-transcribe"}}
+    )
