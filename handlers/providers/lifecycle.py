@@ -76,6 +76,7 @@ class ModelRefused(Exception):
 class LlmOptions:
     """What a language model takes beyond the messages."""
 
+    reasoning: bool  # o-series, gpt-5*: hidden reasoning, reasoning_effort, newer api-versions
     takes_temperature: bool
     token_limit: Literal["max_tokens", "max_completion_tokens"]
     # Reasoning models spend completion tokens on hidden reasoning: a budget of only the visible
@@ -93,6 +94,7 @@ class LlmOptions:
 
 
 PLAIN_CHAT: Final = LlmOptions(
+    reasoning=False,
     takes_temperature=True,
     token_limit="max_completion_tokens",
     reasoning_allowance=0,
@@ -301,7 +303,7 @@ class Lifecycle:
         """The api-version to call ``deployment`` with: ``configured`` (or the default), raised
         to the first version that serves reasoning deployments when the deployment is one."""
         chosen = configured or self._azure_api_versions["default"]
-        if self.llm_options("azure", deployment).reasoning_allowance == 0:
+        if not self.llm_options("azure", deployment).reasoning:
             return chosen
         needed = self._azure_api_versions["reasoning_min"]
         # api-versions start with their date (2024-12-01-preview): compare the dates.
@@ -318,7 +320,11 @@ class Lifecycle:
         """Deprecated or retired models among ``defaults`` (stage, provider -> model; the
         contract's defaults when omitted), each with what serves it."""
         today = today or dt.date.today()
-        chosen = defaults or {key: found.default for key, found in self._providers.items()}
+        chosen = (
+            {key: found.default for key, found in self._providers.items()}
+            if defaults is None
+            else defaults
+        )
         outdated: list[Resolution] = []
         for (stage, provider), model in chosen.items():
             entry = self.entry(stage, provider, model)
@@ -487,6 +493,7 @@ def _llm_options(raw: object, where: str) -> LlmOptions:
         raise LifecycleDataError(f"{where}: bad token_limit {token_limit!r}")
     effort = body.get("reasoning_effort")
     return LlmOptions(
+        reasoning=bool(body.get("reasoning", False)),
         takes_temperature=bool(body.get("temperature", True)),
         token_limit=token_limit,
         reasoning_allowance=int(body.get("reasoning_allowance", 0)),

@@ -341,12 +341,12 @@ def test_reasoning_models_take_no_temperature_and_get_a_reasoning_allowance(
     lifecycle: Lifecycle,
 ) -> None:
     reasoning = lifecycle.llm_options("openai", "gpt-5.6-luna")
-    assert not reasoning.takes_temperature
+    assert reasoning.reasoning and not reasoning.takes_temperature
     assert reasoning.token_limit == "max_completion_tokens"
     assert reasoning.completion_budget(256) == 256 + reasoning.reasoning_allowance > 256
     assert not reasoning.stream_needs_verified_org
     chat = lifecycle.llm_options("openai", "gpt-4o")
-    assert chat.takes_temperature and chat.completion_budget(256) == 256
+    assert not chat.reasoning and chat.takes_temperature and chat.completion_budget(256) == 256
     assert chat.completion_budget(None) is None
 
 
