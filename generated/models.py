@@ -131,13 +131,17 @@ class SttLocalModel(StrEnum):
 class SttOpenAiModel(StrEnum):
     """
     OpenAI transcription model. `gpt_4o_mini_transcribe` is the original contract's spelling
-    of `gpt-4o-mini-transcribe`; both are accepted.
+    of `gpt-4o-mini-transcribe`; both are accepted. whisper-1 and the gpt-4o transcribe
+    models shut down on 2027-02-26 (OpenAI deprecations) and are then served by `gpt-
+    transcribe`.
     """
 
     WHISPER_1 = "whisper-1"
     GPT_4O_TRANSCRIBE = "gpt-4o-transcribe"
     GPT_4O_MINI_TRANSCRIBE_LEGACY = "gpt_4o_mini_transcribe"
     GPT_4O_MINI_TRANSCRIBE = "gpt-4o-mini-transcribe"
+    GPT_TRANSCRIBE = "gpt-transcribe"
+    GPT_4O_MINI_TRANSCRIBE_2025_12_15 = "gpt-4o-mini-transcribe-2025-12-15"
 
 
 class SttAwsModel(StrEnum):
@@ -178,9 +182,17 @@ class LlmLocalModel(StrEnum):
 
 class LlmOpenAiModel(StrEnum):
     """
-    OpenAI chat model. Reasoning models (o1, o3, o4, codex) ignore `temperature`.
+    OpenAI chat model. Reasoning models (gpt-5*, o1, o3, o4, codex) ignore `temperature`.
+    Retired models (OpenAI deprecations page) are served by their successor, and
+    `session.updated` names both.
     """
 
+    GPT_5_6_SOL = "gpt-5.6-sol"
+    GPT_5_6_TERRA = "gpt-5.6-terra"
+    GPT_5_6_LUNA = "gpt-5.6-luna"
+    GPT_5_5 = "gpt-5.5"
+    GPT_5_4 = "gpt-5.4"
+    GPT_5_4_MINI = "gpt-5.4-mini"
     GPT_4_1 = "gpt-4.1"
     GPT_4_1_MINI = "gpt-4.1-mini"
     GPT_4_1_NANO = "gpt-4.1-nano"
@@ -239,17 +251,41 @@ class LlmOpenAiModel(StrEnum):
 
 class LlmAwsModel(StrEnum):
     """
-    Amazon Bedrock model id, called through the Converse streaming API.
+    Amazon Bedrock model id or cross-Region inference profile id (`us.`, `eu.`, `global.`),
+    called through the Converse streaming API. Claude 4.x base ids take no on-demand
+    throughput and are served through an inference profile. The original contract's Claude
+    v1, v2 and Instant ids are end-of-life on Bedrock and are served by their successor;
+    `session.updated` names both.
     """
 
     ANTHROPIC_CLAUDE_V2 = "anthropic.claude-v2"
     ANTHROPIC_CLAUDE_V1 = "anthropic.claude-v1"
     ANTHROPIC_CLAUDE_INSTANT_V1 = "anthropic.claude-instant-v1"
+    GLOBAL_ANTHROPIC_CLAUDE_HAIKU_4_5 = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
+    US_ANTHROPIC_CLAUDE_HAIKU_4_5 = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+    EU_ANTHROPIC_CLAUDE_HAIKU_4_5 = "eu.anthropic.claude-haiku-4-5-20251001-v1:0"
+    ANTHROPIC_CLAUDE_HAIKU_4_5 = "anthropic.claude-haiku-4-5-20251001-v1:0"
+    GLOBAL_ANTHROPIC_CLAUDE_SONNET_4_5 = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    US_ANTHROPIC_CLAUDE_SONNET_4_5 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    EU_ANTHROPIC_CLAUDE_SONNET_4_5 = "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    ANTHROPIC_CLAUDE_SONNET_4_5 = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+    GLOBAL_ANTHROPIC_CLAUDE_OPUS_4_5 = "global.anthropic.claude-opus-4-5-20251101-v1:0"
+    US_ANTHROPIC_CLAUDE_OPUS_4_5 = "us.anthropic.claude-opus-4-5-20251101-v1:0"
+    ANTHROPIC_CLAUDE_OPUS_4_5 = "anthropic.claude-opus-4-5-20251101-v1:0"
+    GLOBAL_ANTHROPIC_CLAUDE_SONNET_4_6 = "global.anthropic.claude-sonnet-4-6"
+    US_ANTHROPIC_CLAUDE_SONNET_4_6 = "us.anthropic.claude-sonnet-4-6"
+    ANTHROPIC_CLAUDE_SONNET_4_6 = "anthropic.claude-sonnet-4-6"
+    US_ANTHROPIC_CLAUDE_OPUS_4_6 = "us.anthropic.claude-opus-4-6-v1"
+    ANTHROPIC_CLAUDE_OPUS_4_6 = "anthropic.claude-opus-4-6-v1"
 
 
 class LlmAzureModel(StrEnum):
     """
-    Azure deployment name.
+    Azure OpenAI deployment name (by convention the model name). The `anthropic.*` and
+    `amazon.*` values of the original contract are Bedrock model ids that no Azure OpenAI
+    deployment serves; they are refused unless the operator maps them to a deployment
+    (METAHUMAN_MODEL_MAP). Reasoning deployments (o-series, gpt-5*) need api-version
+    2024-12-01-preview or later.
     """
 
     GPT_35_TURBO = "gpt-35-turbo"
@@ -272,6 +308,11 @@ class LlmAzureModel(StrEnum):
     ANTHROPIC_CLAUDE_3_7_SONNET_20250219_V1_0 = "anthropic.claude-3-7-sonnet-20250219-v1:0"
     ANTHROPIC_CLAUDE_SONNET_4_20250514_V1_0 = "anthropic.claude-sonnet-4-20250514-v1:0"
     ANTHROPIC_CLAUDE_OPUS_4_20250514_V1_0 = "anthropic.claude-opus-4-20250514-v1:0"
+    GPT_4_1 = "gpt-4.1"
+    GPT_4_1_MINI = "gpt-4.1-mini"
+    GPT_4O_MINI = "gpt-4o-mini"
+    O4_MINI = "o4-mini"
+    GPT_5_MINI = "gpt-5-mini"
 
 
 class LlmAiGamesModel(StrEnum):
@@ -295,7 +336,10 @@ class LlmClarityModel(StrEnum):
 
 class LlmBayerModel(StrEnum):
     """
-    Bayer gateway model.
+    Bayer gateway (myGenAssist) model. The gateway takes model ids (`gpt-4o-mini`); the
+    original contract's display names are mapped to ids where they are known, and an
+    operator maps the others (METAHUMAN_MODEL_MAP). Embedding, reranker and batch entries
+    are not chat models and are refused.
     """
 
     O4_MINI = "o4-mini"
@@ -344,6 +388,11 @@ class LlmBayerModel(StrEnum):
     O3_MINI_BATCH = "o3 mini Batch"
     gpt_4o_1 = "GPT-4o"
     GPT_4_1 = "gpt-4.1"
+    gpt_4o_mini_1 = "gpt-4o-mini"
+    gpt_4o_2 = "gpt-4o"
+    gpt_5_1 = "gpt-5"
+    gpt_5_mini_1 = "gpt-5-mini"
+    gpt_5_nano_1 = "gpt-5-nano"
 
 
 class TtsLocalModel(StrEnum):
@@ -356,12 +405,15 @@ class TtsLocalModel(StrEnum):
 
 class TtsOpenAiModel(StrEnum):
     """
-    OpenAI speech model.
+    OpenAI speech model. `tts-1` and `tts-1-hd` take fewer voices than `gpt-4o-mini-tts` (no
+    `ballad`, `verse`, `marin`, `cedar`). Every /v1/audio/speech model shuts down on
+    2027-01-06 (OpenAI deprecations).
     """
 
     TTS_1 = "tts-1"
     TTS_1_HD = "tts-1-hd"
     GPT_4O_MINI_TTS = "gpt-4o-mini-tts"
+    GPT_4O_MINI_TTS_2025_12_15 = "gpt-4o-mini-tts-2025-12-15"
 
 
 class TtsAwsModel(StrEnum):
@@ -414,7 +466,9 @@ class TtsLocalVoice(StrEnum):
 
 class TtsOpenAiVoice(StrEnum):
     """
-    OpenAI voice.
+    OpenAI voice. Not every model takes every voice: `tts-1` and `tts-1-hd` take alloy, ash,
+    coral, echo, fable, onyx, nova, sage and shimmer; a voice the model does not take is
+    refused at session.update.
     """
 
     ALLOY = "alloy"
@@ -428,6 +482,8 @@ class TtsOpenAiVoice(StrEnum):
     SAGE = "sage"
     SHIMMER = "shimmer"
     VERSE = "verse"
+    MARIN = "marin"
+    CEDAR = "cedar"
 
 
 class TtsAwsVoice(StrEnum):
@@ -530,6 +586,7 @@ class TtsAwsVoice(StrEnum):
     ZAYD = "Zayd"
     ZEINA = "Zeina"
     ZHIYU = "Zhiyu"
+    BURCU = "Burcu"
 
 
 class TtsAzureVoice(StrEnum):
@@ -541,6 +598,14 @@ class TtsAzureVoice(StrEnum):
     EN_US_SARA_NEURAL = "en-US-SaraNeural"
     EN_US_TONY_NEURAL = "en-US-TonyNeural"
     EN_US_NANCY_NEURAL = "en-US-NancyNeural"
+    EN_US_AVA_MULTILINGUAL_NEURAL = "en-US-AvaMultilingualNeural"
+    EN_US_ANDREW_MULTILINGUAL_NEURAL = "en-US-AndrewMultilingualNeural"
+    EN_US_EMMA_MULTILINGUAL_NEURAL = "en-US-EmmaMultilingualNeural"
+    EN_US_BRIAN_MULTILINGUAL_NEURAL = "en-US-BrianMultilingualNeural"
+    EN_US_ARIA_NEURAL = "en-US-AriaNeural"
+    EN_US_GUY_NEURAL = "en-US-GuyNeural"
+    EN_GB_SONIA_NEURAL = "en-GB-SoniaNeural"
+    EN_GB_RYAN_NEURAL = "en-GB-RyanNeural"
 
 
 TtsGoogleVoice = TypeAliasType(
@@ -1109,6 +1174,17 @@ class SttSettings(ContractModel):
     """
     One of the provider's models (see the sttXxxModel enums).
     """
+    requested_model: Annotated[StrictStr | None, Field(alias="requestedModel")] = None
+    """
+    The model the client asked for, present only when another model serves it (a retired
+    model served by its successor, or an id the server maps for the provider); `model` is
+    the one serving.
+    """
+    model_notice: Annotated[StrictStr | None, Field(alias="modelNotice")] = None
+    """
+    Why `model` differs from `requestedModel`, or that the model is deprecated and when it
+    shuts down, e.g. `gpt-4-32k was retired on 2025-06-06; gpt-5.6-sol serves it`.
+    """
     language: Language
 
 
@@ -1125,6 +1201,17 @@ class LlmSettings(ContractModel):
     model: StrictStr
     """
     One of the provider's models (see the llmXxxModel enums).
+    """
+    requested_model: Annotated[StrictStr | None, Field(alias="requestedModel")] = None
+    """
+    The model the client asked for, present only when another model serves it (a retired
+    model served by its successor, or an id the server maps for the provider); `model` is
+    the one serving.
+    """
+    model_notice: Annotated[StrictStr | None, Field(alias="modelNotice")] = None
+    """
+    Why `model` differs from `requestedModel`, or that the model is deprecated and when it
+    shuts down, e.g. `gpt-4-32k was retired on 2025-06-06; gpt-5.6-sol serves it`.
     """
     instructions: Instructions
     temperature: Temperature
@@ -1144,6 +1231,17 @@ class TtsSettings(ContractModel):
     model: StrictStr
     """
     One of the provider's models (see the ttsXxxModel enums).
+    """
+    requested_model: Annotated[StrictStr | None, Field(alias="requestedModel")] = None
+    """
+    The model the client asked for, present only when another model serves it (a retired
+    model served by its successor, or an id the server maps for the provider); `model` is
+    the one serving.
+    """
+    model_notice: Annotated[StrictStr | None, Field(alias="modelNotice")] = None
+    """
+    Why `model` differs from `requestedModel`, or that the model is deprecated and when it
+    shuts down, e.g. `gpt-4-32k was retired on 2025-06-06; gpt-5.6-sol serves it`.
     """
     voice: StrictStr
     """
@@ -1408,6 +1506,16 @@ class ErrorCode(StrEnum):
     INTERNAL_ERROR = "internal_error"
     """
     An unexpected server fault; the session stays usable.
+    """
+    UNSUPPORTED_OPTION = "unsupported_option"
+    """
+    The model named in session.update does not take the voice or option asked for, or is not
+    a chat model; `message` names what the model takes. The previous settings stay.
+    """
+    MODEL_RETIRED = "model_retired"
+    """
+    The model is retired by its provider and this server does not map it to a successor
+    (operator configuration); `message` names the successor. The previous settings stay.
     """
 
 

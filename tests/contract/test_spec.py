@@ -5,20 +5,23 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
 
 from codegen import loader
 from generated.events import validate_payload
+from handlers.providers.lifecycle import Stage, load_lifecycle
 from tests.contract.validation import is_valid
 from tests.data import SEED_CONTRACT
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "asyncapi.yaml"
 SEED = SEED_CONTRACT
+LIFECYCLE_AS_OF = date(2026, 11, 30)
 
 
 @pytest.fixture(scope="module")
@@ -107,8 +110,20 @@ def test_every_seed_enum_value_and_title_is_in_the_spec(
         names = schema.get("x-enum-varnames", [])
         for value, value_title in enum.value_titles.items():
             assert names[schema["enum"].index(value)] == value_title, (title, value)
-        if enum.default is not None:
-            assert schema["default"] == enum.default, title
+        if enum.default is not None and schema["default"] != enum.default:
+            # A seed default its provider has retired gives way to an active model (issue 11):
+            # clients that send the old value are still served, by its successor.
+            assert seed_default_is_retired(title, enum.default), (title, enum.default)
+            assert not seed_default_is_retired(title, schema["default"]), title
+
+
+def seed_default_is_retired(title: str, model: str) -> bool:
+    match = re.fullmatch(r"(stt|llm|tts)([A-Z][A-Za-z]*)Model", title)
+    assert match, f"only model defaults may change, not {title}"
+    stage = cast(Stage, match[1])
+    entry = load_lifecycle({}).entry(stage, match[2].lower(), model)
+    assert entry is not None, f"{model} has no lifecycle entry"
+    return entry.status_on(LIFECYCLE_AS_OF) == "retired"
 
 
 # -- structure -------------------------------------------------------------------------------------
@@ -159,3 +174,24 @@ def test_both_spellings_of_gpt_4o_mini_transcribe_are_accepted(spelling: str) ->
     assert is_valid("session.update", payload)
     update = validate_payload("session.update", payload)
     assert update.stt.model == spelling
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"llm": {"provider": "aws", "model": "global.anthropic.claude-haiku-4-5-20251001-v1:0"}},
+        {"llm": {"provider": "aws", "model": "anthropic.claude-instant-v1"}},  # the seed's, retired
+        {"llm": {"provider": "openai", "model": "gpt-5.6-luna"}},
+        {"llm": {"provider": "bayer", "model": "gpt-4o-mini"}},
+        {"stt": {"provider": "openai", "model": "gpt-transcribe"}},
+        {"tts": {"provider": "openai", "model": "gpt-4o-mini-tts", "voice": "marin"}},
+    ],
+)
+def test_current_models_are_accepted_beside_the_seeds(payload: dict[str, Any]) -> None:
+    assert is_valid("session.update", payload)
+
+
+def test_a_model_of_another_provider_is_still_refused() -> None:
+    assert not is_valid(
+        "session.update", {"llm": {"provider": "openai", "model": "gpt-transcribe"}}
+    )

@@ -21,8 +21,10 @@ async def update(sender: ChatClient, payload: Any) -> Any:
 
 
 def fields_of(definition: str) -> set[str]:
+    """The fields every session.updated carries: the required ones (the optional
+    requestedModel/modelNotice appear only when another model serves the one asked for)."""
     schema = json_schema("session.updated")
-    return set(schema["$defs"][definition]["properties"])
+    return set(schema["$defs"][definition]["required"])
 
 
 async def test_echo_lists_every_field_with_the_defaults(server: RunningServer) -> None:
