@@ -36,6 +36,11 @@ MODELS = frozenset(
         "anthropic.claude-v2",
         "anthropic.claude-v1",
         "anthropic.claude-3-5-haiku-20241022-v1:0",
+        # Claude Haiku 4.5 through its cross-Region inference profiles (Bedrock user guide,
+        # "Supported Regions and models for inference profiles").
+        "global.anthropic.claude-haiku-4-5-20251001-v1:0",
+        "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+        "eu.anthropic.claude-haiku-4-5-20251001-v1:0",
     }
 )
 
