@@ -8,6 +8,7 @@ import datetime
 import pytest
 from botocore.eventstream import EventStreamBuffer
 
+from generated.catalog import LLM
 from handlers.providers.base import ChatMessage, LlmRequest, ProviderError, ProviderUnavailable
 from handlers.providers.llm.aws import BedrockLanguageModel, converse_messages
 from tests.fakes import aws_eventstream
@@ -97,10 +98,13 @@ async def test_default_model_and_optional_fields(bedrock: FakeBedrockRuntime) ->
         )
     )
 
+    # The contract's default: an active model (the seed's claude-instant-v1 was removed).
+    default = LLM["aws"].default_model
+    assert default == "global.anthropic.claude-haiku-4-5-20251001-v1:0"
     [call] = bedrock.calls
-    assert call.model_id == "anthropic.claude-instant-v1"
+    assert call.model_id == default
     assert "system" not in call.body and "inferenceConfig" not in call.body
-    assert "".join(deltas).startswith("anthropic.claude-instant-v1 heard: " + QUESTION)
+    assert "".join(deltas).startswith(f"{default} heard: " + QUESTION)
 
 
 async def test_model_id_with_a_colon(bedrock: FakeBedrockRuntime) -> None:
