@@ -20,6 +20,7 @@ Two ways in, both on the one thread that owns espeak-ng (the library keeps globa
 from __future__ import annotations
 
 import ctypes
+import re
 from _ctypes import CFuncPtr
 from dataclasses import dataclass
 from time import perf_counter
@@ -168,12 +169,18 @@ def timeline_from_events(
         marks.append((last_sample, Viseme.SIL))  # the mouth closes when the audio ends
     visemes = tuple(VisemeAt(samples_to_ms(s, sample_rate), v) for s, v in marks)
 
-    # Word starts must increase to partition the text (a number read as several words reports
-    # one position for each); a repeated position joins the word before it.
+    # Word starts must increase to partition the text. espeak-ng reports a number read as several
+    # words, and now and then a word's second letter, as words of their own: each event is
+    # snapped back to the start of the text's word it falls in, and a repeat joins the one before.
+    token_starts = [m.start() for m in re.finditer(r"\S+", text)]
     kept: list[WordEvent] = []
     for word in sorted(words, key=lambda w: (w.sample, w.char_index)):
-        if 0 <= word.char_index < len(text) and (not kept or word.char_index > kept[-1].char_index):
-            kept.append(word)
+        starts_before = [t for t in token_starts if t <= word.char_index]
+        if not starts_before or word.char_index >= len(text):
+            continue
+        snapped = WordEvent(word.sample, starts_before[-1], word.length)
+        if not kept or snapped.char_index > kept[-1].char_index:
+            kept.append(snapped)
     texts = partition_words(text, [w.char_index for w in kept])
     sounds = sorted(
         (p.sample, espeak_viseme(p.mnemonic) not in (None, Viseme.SIL)) for p in phonemes
@@ -182,12 +189,31 @@ def timeline_from_events(
     for i, word in enumerate(kept):
         next_sample = kept[i + 1].sample if i + 1 < len(kept) else last_sample
         start, end = _sounding(sounds, word.sample, next_sample)
-        spans.append(
-            WordSpan(texts[i], samples_to_ms(start, sample_rate), samples_to_ms(end, sample_rate))
+        spans.extend(
+            _split_joined(
+                texts[i], samples_to_ms(start, sample_rate), samples_to_ms(end, sample_rate)
+            )
         )
     return Timeline(
         visemes, tuple(spans), samples_to_ms(last_sample, sample_rate), TimingSource.PROVIDER
     )
+
+
+def _split_joined(text: str, start_ms: float, end_ms: float) -> list[WordSpan]:
+    """espeak-ng reports some runs of short words as one ("of the"): split them again, sharing
+    the time by length in characters."""
+    pieces = re.findall(r"\S+\s*", text)
+    if len(pieces) <= 1:
+        return [WordSpan(text, start_ms, end_ms)]
+    pieces[0] = text[: len(text) - len("".join(pieces[1:]))]  # keeps any leading space
+    weights = [len(piece.strip()) for piece in pieces]
+    total = sum(weights)
+    out, at = [], start_ms
+    for piece, weight in zip(pieces, weights, strict=True):
+        end = at + (end_ms - start_ms) * weight / total
+        out.append(WordSpan(piece, at, end))
+        at = end
+    return out
 
 
 def _sounding(sounds: list[tuple[int, bool]], begin: int, limit: int) -> tuple[int, int]:
