@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from generated.models import TimingSource, TtsLocalModel, Viseme
@@ -49,7 +51,7 @@ def test_offsets_lie_inside_each_delta_and_increase(local_replies: list[Reply]) 
             assert offsets == sorted(set(offsets))
             assert all(0 <= o < length_ms for o in offsets)
             shapes = [m.id for m in delta.visemes]
-            assert all(a != b for a, b in zip(shapes, shapes[1:], strict=False))
+            assert all(a != b for a, b in itertools.pairwise(shapes))
             for word in delta.words:
                 assert 0 <= word.offset_ms < length_ms
                 assert word.offset_ms + word.duration_ms <= length_ms + 1
@@ -64,7 +66,7 @@ def test_the_words_joined_are_the_text_and_in_order(local_replies: list[Reply]) 
         starts = [w.start_ms for w in words]
         assert starts == sorted(starts)
         assert all(w.start_ms <= w.end_ms <= reply.timeline.duration_ms for w in words)
-        assert all(a.end_ms <= b.start_ms for a, b in zip(words, words[1:], strict=False))
+        assert all(a.end_ms <= b.start_ms for a, b in itertools.pairwise(words))
         # Across deltas, each word is counted once where it starts.
         sizes = delta_sizes(reply, OUTPUT_RATE)
         joined = ""
