@@ -233,11 +233,11 @@ def _sounding(sounds: list[tuple[int, bool]], begin: int, limit: int) -> tuple[i
     return start, limit
 
 
-def enable_phoneme_events(lib: ctypes.CDLL) -> None:
-    """Ask espeak-ng for phoneme events (mnemonics, not IPA). Run on espeak-ng's thread."""
+def enable_phoneme_events(lib: ctypes.CDLL, enable: bool = True) -> None:
+    """Ask espeak-ng for phoneme events (mnemonics, not IPA), or stop. On espeak-ng's thread."""
     lib.espeak_ng_SetPhonemeEvents.argtypes = [ctypes.c_int, ctypes.c_int]
     lib.espeak_ng_SetPhonemeEvents.restype = ctypes.c_int
-    status = lib.espeak_ng_SetPhonemeEvents(1, 0)
+    status = lib.espeak_ng_SetPhonemeEvents(int(enable), 0)
     if status != _EE_OK:
         raise RuntimeError(f"espeak-ng refused phoneme events (status {status})")
 
@@ -304,9 +304,9 @@ class TimedSynthesis:
     ) -> tuple[bytes, Timeline | None]:
         """Synthesise ``text``; its PCM16 at ``sample_rate`` and (``timings``) its timeline."""
         lib = self._lib
-        if timings and not self._events_enabled:
-            enable_phoneme_events(lib)
-            self._events_enabled = True
+        if timings != self._events_enabled:
+            enable_phoneme_events(lib, timings)
+            self._events_enabled = timings
         if lib.espeak_SetVoiceByName(voice.encode()) != _EE_OK:
             raise ValueError(f"espeak-ng has no voice {voice!r}")
         lib.espeak_SetParameter(_PARAMETER_RATE, words_per_minute, 0)

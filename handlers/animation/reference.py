@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+from dataclasses import dataclass
+from time import perf_counter
 
 from handlers.animation.espeak import TimedSynthesis
 from handlers.animation.estimate import estimate_timeline
@@ -20,13 +22,28 @@ REFERENCE_VOICE = VOICES["en-us"]
 _synthesis: TimedSynthesis | None = None  # created and used on the espeak-ng thread only
 
 
-def _on_espeak_thread(
-    text: str, voice: str, words_per_minute: int, timings: bool
-) -> concurrent.futures.Future[tuple[bytes, int, Timeline | None]]:
+@dataclass(frozen=True, slots=True)
+class TimedAudio:
+    pcm: bytes
+    """PCM16 mono at ``sample_rate``."""
+    sample_rate: int
+    timeline: Timeline | None
+    started_at: float
+    """perf_counter() when the synthesis started on the espeak-ng thread."""
+    first_audio_at: float | None
+    """perf_counter() when its first audio buffer came out."""
+
+
+def synthesize_on_espeak_thread(
+    text: str,
+    voice: str = REFERENCE_VOICE,
+    words_per_minute: int = NORMAL_WORDS_PER_MINUTE,
+    *,
+    timings: bool = True,
+) -> concurrent.futures.Future[TimedAudio]:
+    """Queue one synthesis on the local engine's thread; its future resolves when it is done."""
     engine = _shared_engine()
-    done: concurrent.futures.Future[tuple[bytes, int, Timeline | None]] = (
-        concurrent.futures.Future()
-    )
+    done: concurrent.futures.Future[TimedAudio] = concurrent.futures.Future()
 
     def job() -> None:
         global _synthesis
@@ -35,6 +52,7 @@ def _on_espeak_thread(
         try:
             if _synthesis is None:
                 _synthesis = TimedSynthesis()
+            started_at = perf_counter()
             # The engine's callback goes back in after the synthesis (see TimedSynthesis.run).
             pcm, timeline = _synthesis.run(
                 text,
@@ -44,7 +62,9 @@ def _on_espeak_thread(
                 engine._callback,
                 timings=timings,
             )
-            done.set_result((pcm, engine.sample_rate, timeline))
+            done.set_result(
+                TimedAudio(pcm, engine.sample_rate, timeline, started_at, _synthesis.first_audio_at)
+            )
         except BaseException as exc:
             done.set_exception(exc)
 
@@ -58,11 +78,10 @@ async def espeak_timed(
     words_per_minute: int = NORMAL_WORDS_PER_MINUTE,
 ) -> tuple[bytes, int, Timeline]:
     """espeak-ng's audio for ``text`` (PCM16), its sample rate and its exact timeline."""
-    pcm, rate, timeline = await asyncio.wrap_future(
-        _on_espeak_thread(text, voice, words_per_minute, True)
-    )
-    assert timeline is not None  # asked for
-    return pcm, rate, timeline
+    result = await asyncio.wrap_future(synthesize_on_espeak_thread(text, voice, words_per_minute))
+    if result.timeline is None:
+        raise RuntimeError("espeak-ng synthesis returned no timeline")
+    return result.pcm, result.sample_rate, result.timeline
 
 
 async def estimate_for_audio(text: str, pcm16: bytes, sample_rate: int) -> Timeline:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
-from generated.models import TimingSource, Viseme
+from generated.models import TimingSource, Viseme, VisemeMark
 from handlers.animation.timeline import (
     DeltaAligner,
     Timeline,
@@ -31,8 +33,8 @@ HELLO_THERE = Timeline(
 )
 
 
-def pairs(marks: tuple[object, ...]) -> list[tuple[int, str]]:
-    return [(m.offset_ms, m.id.value) for m in marks]  # type: ignore[attr-defined]
+def pairs(marks: Sequence[VisemeMark]) -> list[tuple[int, str]]:
+    return [(m.offset_ms, m.id.value) for m in marks]
 
 
 def test_one_delta_carries_the_whole_reply() -> None:
