@@ -83,7 +83,10 @@ def summarise(rows: list[tuple[int, int, int, float]]) -> tuple[float, float]:
 
 
 def first_audio_costs(texts: list[str], rounds: int) -> dict[str, float]:
-    plain_first, timed_first, plain_total, timed_total = [], [], [], []
+    plain_first: list[float] = []
+    timed_first: list[float] = []
+    plain_total: list[float] = []
+    timed_total: list[float] = []
     for _ in range(rounds):
         for text in texts:
             # Alternate, so drift in the machine's load hits both alike.

@@ -90,6 +90,16 @@ class DeltaTimings:
     continued_word: bool = False
     """True when the first word started in the previous delta (its text is repeated here)."""
 
+    def for_contract(
+        self, *, visemes: bool, words: bool
+    ) -> tuple[list[VisemeMark] | None, list[WordTiming] | None, TimingSource | None]:
+        """``ResponseAudioDelta``'s ``visemes``, ``words`` and ``timing_source`` under the
+        session's ``animation`` flags: None (absent) for what is off or unknown."""
+        sent_visemes = list(self.visemes) if visemes and self.source is not None else None
+        sent_words = list(self.words) if words and self.source is not None else None
+        source = self.source if sent_visemes is not None or sent_words is not None else None
+        return sent_visemes, sent_words, source
+
 
 @dataclass(slots=True)
 class DeltaAligner:
