@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 
 import pytest
 
 from generated.models import TimingSource, TtsLocalModel, Viseme
 from handlers.animation.espeak import EspeakTimingCapture
+from handlers.animation.reference import espeak_timed
 from handlers.providers.base import TtsRequest
 from handlers.providers.tts.local import CHUNK_SECONDS, LocalTextToSpeech
 from tests.animation.conftest import Reply
@@ -116,3 +118,19 @@ async def test_the_local_tts_still_speaks_after_a_timed_synthesis(
     )
     audio = b"".join([chunk.pcm async for chunk in tts.synthesize("Still speaking.", request)])
     assert len(audio) > tts.sample_rate  # over half a second of PCM16
+
+
+@pytest.mark.parametrize(
+    ("voice", "words_per_minute"),
+    [("en", 175), ("en-US+f3", 175), ("en-GB-scotland", 120), ("en-US", 350)],
+)
+def test_other_voices_and_rates_agree_too(voice: str, words_per_minute: int) -> None:
+    text = "Please tell me about the weather in the city today, and whether it will rain."
+    pcm, rate, timeline = asyncio.run(espeak_timed(text, voice, words_per_minute))
+    sizes = chunks(len(pcm) // 2, round(rate * CHUNK_SECONDS))
+    agree, frames, voiced_open, voiced = frame_agreement(
+        pcm, rate, cut(timeline, sizes, rate), sizes, rate
+    )
+    assert agree / frames >= 0.90
+    assert voiced_open / voiced >= 0.95
+    assert "".join(w.text for w in timeline.words) == text
