@@ -1279,6 +1279,179 @@ class OutputAudio(ContractModel):
     sample_rate: Annotated[SampleRate, Field(alias="sampleRate")]
 
 
+class Viseme(StrEnum):
+    """
+    A mouth shape: the 15 visemes of Oculus/Meta OVRLipSync, which Unreal, Ready Player Me
+    and most avatar rigs map to poses. A viseme holds from its `offsetMs` until the next
+    one.
+     Azure viseme ids map as 0 sil; 1 (ae, ax, ah) aa; 2 (aa) aa; 3 (ao) O; 4 (ey, eh, uh)
+    E; 5 (er) RR; 6 (y, iy, ih, ix) I; 7 (w, uw) U; 8 (ow) O; 9 (aw) aa; 10 (oy) O; 11 (ay)
+    aa; 12 (h) kk; 13 (r) RR; 14 (l) nn; 15 (s, z) SS; 16 (sh, ch, jh, zh) CH; 17 (th, dh)
+    TH; 18 (f, v) FF; 19 (d, t, n) DD; 20 (k, g, ng) kk; 21 (p, b, m) PP.
+     Amazon Polly viseme letters map as sil sil; p PP; t DD; S CH; T TH; f FF; k kk; i I; r
+    RR; s SS; u U; @ E; a aa; e E; E E; o O; O O; and, for languages beyond English, l nn; J
+    CH; B PP.
+    """
+
+    SIL = "sil"
+    """
+    Silence, mouth closed and relaxed.
+    """
+    PP = "PP"
+    """
+    Lips pressed together (p, b, m).
+    """
+    FF = "FF"
+    """
+    Lower lip against the upper teeth (f, v).
+    """
+    TH = "TH"
+    """
+    Tongue tip between the teeth (th in thin, then).
+    """
+    DD = "DD"
+    """
+    Jaw slightly open, tongue tip behind the upper teeth (t, d).
+    """
+    KK = "kk"
+    """
+    Jaw slightly open, back of the tongue raised (k, g).
+    """
+    CH = "CH"
+    """
+    Lips pushed forward, teeth nearly closed (ch, j, sh).
+    """
+    SS = "SS"
+    """
+    Teeth nearly closed, lips spread (s, z).
+    """
+    NN = "nn"
+    """
+    Jaw slightly open, tongue tip on the gum ridge (n, l).
+    """
+    RR = "RR"
+    """
+    Lips slightly rounded and forward (r).
+    """
+    AA = "aa"
+    """
+    Jaw wide open (a in car).
+    """
+    E = "E"
+    """
+    Jaw half open, lips spread (e in bed).
+    """
+    IH = "I"
+    """
+    Jaw nearly closed, lips spread wide (i in tip, ee in see).
+    """
+    OH = "O"
+    """
+    Lips rounded, jaw open (o in toe).
+    """
+    OU = "U"
+    """
+    Lips tightly rounded and pushed forward (oo in book, too).
+    """
+
+
+class VisemeMark(ContractModel):
+    """
+    A mouth shape that starts `offsetMs` after the start of its delta's audio and holds
+    until the next mark (or the delta's end).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    offset_ms: Annotated[StrictInt, Field(alias="offsetMs", ge=0)]
+    """
+    Milliseconds from the start of this delta's audio.
+    """
+    id: Viseme
+
+
+class WordTiming(ContractModel):
+    """
+    A word spoken from `offsetMs` for `durationMs` after the start of its delta's audio.
+    `text` runs from the word to the next word (its punctuation and the space after it
+    included), so a reply's words joined give its text. A word cut by a delta boundary
+    appears in both deltas, each part timed on its own delta's clock (the second at offset
+    0).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    text: StrictStr
+    offset_ms: Annotated[StrictInt, Field(alias="offsetMs", ge=0)]
+    """
+    Milliseconds from the start of this delta's audio.
+    """
+    duration_ms: Annotated[StrictInt, Field(alias="durationMs", ge=0)]
+    """
+    How long the word sounds in this delta.
+    """
+
+
+class TimingSource(StrEnum):
+    """
+    Where a delta's `visemes` and `words` come from.
+    """
+
+    PROVIDER = "provider"
+    """
+    Reported by the synthesiser as it spoke (espeak-ng's events, Polly's speech marks,
+    Azure's viseme and word-boundary events, Google's timepoints).
+    """
+    ESTIMATED = "estimated"
+    """
+    Estimated from the text (espeak-ng's phonemes and their relative durations, scaled to
+    the audio and trimmed to where it is silent), for providers that report no timings.
+    """
+
+
+class AnimationUpdate(ContractModel):
+    """
+    Which timings ride on `response.audio.delta`. A Receiver that wants audio only turns
+    both off and its deltas are as without animation.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    visemes: StrictBool | None = None
+    """
+    Send `visemes` on each delta (true when never set).
+    """
+    words: StrictBool | None = None
+    """
+    Send `words` on each delta (true when never set).
+    """
+
+
+class Animation(ContractModel):
+    """
+    Effective animation settings.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    visemes: StrictBool
+    """
+    Deltas carry `visemes`.
+    """
+    words: StrictBool
+    """
+    Deltas carry `words`.
+    """
+
+
 class SessionUpdate(ContractModel):
     """
     A partial update of the session: only the stages named change, and within a stage only
@@ -1294,6 +1467,7 @@ class SessionUpdate(ContractModel):
     tts: TtsUpdate | None = None
     input_audio: Annotated[InputAudioUpdate | None, Field(alias="inputAudio")] = None
     output_audio: Annotated[OutputAudioUpdate | None, Field(alias="outputAudio")] = None
+    animation: AnimationUpdate | None = None
 
 
 class SessionUpdated(ContractModel):
@@ -1311,6 +1485,7 @@ class SessionUpdated(ContractModel):
     tts: TtsSettings
     input_audio: Annotated[InputAudio, Field(alias="inputAudio")]
     output_audio: Annotated[OutputAudio, Field(alias="outputAudio")]
+    animation: Animation | None = None
 
 
 AudioBinary = TypeAliasType(
@@ -1456,6 +1631,18 @@ class ResponseAudioDelta(ContractModel):
     """
     True on the last delta of the response.
     """
+    visemes: list[VisemeMark] | None = None
+    """
+    Mouth shapes for this delta's audio, offsets increasing and inside the delta (the first
+    at 0 holds the shape the mouth is in as the delta starts). In `single` mode the one
+    delta carries the whole reply's. Absent when the session's `animation.visemes` is off.
+    """
+    words: list[WordTiming] | None = None
+    """
+    The words sounding in this delta's audio, in order. Absent when the session's
+    `animation.words` is off.
+    """
+    timing_source: Annotated[TimingSource | None, Field(alias="timingSource")] = None
 
 
 class ErrorCode(StrEnum):

@@ -1,0 +1,23 @@
+"""Lip sync and word timings for ``response.audio.delta``: marks on the audio's own clock.
+
+* :mod:`.visemes` - espeak-ng phonemes, Azure viseme ids and Polly viseme letters onto the
+  contract's ``Viseme`` (OVRLipSync's 15).
+* :mod:`.timeline` - the marks (:class:`Timeline`) and the one aligner every TTS path uses
+  (:class:`DeltaAligner`, :func:`rebase`) to cut them per delta, on each delta's own clock.
+* :mod:`.espeak` - exact marks from espeak-ng's events during the local synthesis.
+* :mod:`.estimate` and :mod:`.reference` - estimated marks for providers without timings.
+* :mod:`.energy` - where audio is silent, and how well a viseme track agrees with it.
+
+Pure code except :mod:`.reference` (which queues work on the local TTS's espeak-ng thread).
+"""
+
+from handlers.animation.timeline import (
+    DeltaAligner,
+    DeltaTimings,
+    Timeline,
+    VisemeAt,
+    WordSpan,
+    rebase,
+)
+
+__all__ = ["DeltaAligner", "DeltaTimings", "Timeline", "VisemeAt", "WordSpan", "rebase"]

@@ -1,0 +1,60 @@
+"""Estimated timings for audio from a provider that reports none (OpenAI, Google without marks).
+
+espeak-ng speaks the same text (see :mod:`handlers.animation.reference`): its phoneme events give
+each phoneme's viseme and relative duration. That reference is then fitted onto the real audio:
+its speech (first sound to last) is stretched linearly over the real audio's speech, found by
+energy, and the mouth rests wherever the real audio is silent. Call it per sentence or per chunk
+of text with that text's audio, so the stretch stays local.
+"""
+
+from __future__ import annotations
+
+from generated.models import TimingSource, Viseme
+from handlers.animation.energy import (
+    FRAME_MS,
+    close_mouth_in_silence,
+    frame_rms,
+    silent_runs,
+    voiced_frames,
+)
+from handlers.animation.timeline import Timeline, VisemeAt, WordSpan, samples_to_ms
+
+
+def estimate_timeline(reference: Timeline, pcm16: bytes, sample_rate: int) -> Timeline:
+    """``reference``'s marks (espeak-ng's, for the same text) fitted onto ``pcm16`` (mono PCM16)."""
+    duration_ms = samples_to_ms(len(pcm16) // 2, sample_rate)
+    voiced = voiced_frames(frame_rms(pcm16, sample_rate))
+    speech = [i for i, sound in enumerate(voiced.tolist()) if sound]
+    spoken = [m for m in reference.visemes if m.viseme != Viseme.SIL]
+    if not speech or not spoken:
+        words = tuple(WordSpan(w.text, 0.0, 0.0) for w in reference.words)
+        return Timeline((VisemeAt(0.0, Viseme.SIL),), words, duration_ms, TimingSource.ESTIMATED)
+    real_start, real_end = speech[0] * FRAME_MS, (speech[-1] + 1) * FRAME_MS
+    ref_start = spoken[0].at_ms
+    ref_end = next(
+        (m.at_ms for m in reference.visemes if m.at_ms > spoken[-1].at_ms), reference.duration_ms
+    )
+    scale = (real_end - real_start) / max(ref_end - ref_start, 1e-6)
+
+    def place(at_ms: float) -> float:
+        return min(duration_ms, max(0.0, real_start + (at_ms - ref_start) * scale))
+
+    visemes = [VisemeAt(0.0, Viseme.SIL)]
+    for mark in reference.visemes:
+        if mark.at_ms >= ref_start:
+            visemes.append(VisemeAt(place(mark.at_ms), mark.viseme))
+    if visemes[-1].viseme != Viseme.SIL:
+        visemes.append(VisemeAt(float(real_end), Viseme.SIL))
+    words = tuple(WordSpan(w.text, place(w.start_ms), place(w.end_ms)) for w in reference.words)
+    fitted = Timeline(tuple(_increasing(visemes)), words, duration_ms, TimingSource.ESTIMATED)
+    return close_mouth_in_silence(fitted, silent_runs(pcm16, sample_rate))
+
+
+def _increasing(marks: list[VisemeAt]) -> list[VisemeAt]:
+    out: list[VisemeAt] = []
+    for mark in marks:
+        if out and mark.at_ms <= out[-1].at_ms:
+            out.pop()
+        if not out or out[-1].viseme != mark.viseme:
+            out.append(mark)
+    return out
