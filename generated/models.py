@@ -1485,7 +1485,7 @@ class SessionUpdated(ContractModel):
     tts: TtsSettings
     input_audio: Annotated[InputAudio, Field(alias="inputAudio")]
     output_audio: Annotated[OutputAudio, Field(alias="outputAudio")]
-    animation: Animation | None = None
+    animation: Animation
 
 
 AudioBinary = TypeAliasType(

@@ -17,6 +17,7 @@ from generated.catalog import (
     TTS,
 )
 from generated.models import (
+    Animation,
     ErrorCode,
     InputAudio,
     LlmSettings,
@@ -45,6 +46,7 @@ class Settings:
     tts: TtsSettings
     input_audio: InputAudio
     output_audio: OutputAudio
+    animation: Animation
 
     @classmethod
     def defaults(cls) -> Settings:
@@ -78,6 +80,7 @@ class Settings:
             ),
             input_audio=InputAudio.model_validate({"format": "pcm16", "sampleRate": 16000}),
             output_audio=OutputAudio.model_validate({"format": "pcm16", "sampleRate": 24000}),
+            animation=Animation(visemes=True, words=True),
         )
 
     def session_updated(self, session_id: str) -> SessionUpdated:
@@ -89,6 +92,7 @@ class Settings:
             tts=self.tts,
             input_audio=self.input_audio,
             output_audio=self.output_audio,
+            animation=self.animation,
         )
 
     def stt_request(self) -> SttRequest:
@@ -168,7 +172,7 @@ def apply_update(settings: Settings, update: SessionUpdate, check: ProviderCheck
         if stage_update is not None:
             merged = _merge_stage(stage, getattr(settings, stage), stage_update, check)
             changed = replace(changed, **{stage: merged})
-    for name in ("input_audio", "output_audio"):
+    for name in ("input_audio", "output_audio", "animation"):
         audio_update = getattr(update, name)
         if audio_update is not None:
             current = getattr(settings, name)

@@ -68,7 +68,7 @@ def synthesize_on_espeak_thread(
         except BaseException as exc:
             done.set_exception(exc)
 
-    engine.submit(job)
+    engine.thread.submit(job)
     return done
 
 

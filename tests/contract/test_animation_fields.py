@@ -15,9 +15,7 @@ from generated.models import ResponseAudioDelta, TimingSource, Viseme
 from handlers.animation.visemes import AZURE_TO_VISEME, POLLY_TO_VISEME
 from tests.contract.validation import is_valid, validate_event
 
-CONTRACT = loader.load(
-    Path(__file__).resolve().parents[2] / "asyncapi.yaml", use_asyncapi_python=False
-)
+CONTRACT = loader.load(Path(__file__).resolve().parents[2] / "asyncapi.yaml")
 OVR_VISEMES = [
     "sil",
     "PP",
