@@ -487,15 +487,6 @@ async def run(quick: bool, log: Callable[[str], None]) -> JSON:
         step = await run_step("cloud", sessions, plan, cpus, utterances)
         steps.append(step)
         log(describe(step))
-    log(f"  soak: cloud, {plan.soak_sessions} conversations, {plan.soak_turns} turns...")
-    soaked = await soak(plan, cpus, utterances)
-    log(
-        f"  soak: {soaked['turns_done']} turns; server RSS"
-        f" {[s['rss_kib'] // 1024 for s in soaked['soak']]} MiB; growth"
-        f" {soaked.get('rss_growth_kib_per_1000_turns')} KiB and"
-        f" {soaked.get('gc_objects_growth_per_1000_turns')} objects per 1,000 turns;"
-        f" errors {soaked['errors'] or '-'}"
-    )
     memory = memory_per_conversation(steps)
     decoders = decoder_capacity(steps)
     log(f"  memory per conversation (RSS slope): {memory['kib_per_conversation']} KiB")
@@ -514,7 +505,6 @@ async def run(quick: bool, log: Callable[[str], None]) -> JSON:
             for stack, limits in TARGETS.items()
         },
         "steps": steps,
-        "soak": soaked,
         "memory": memory,
         "decoders": decoders,
         "p95_first_audio_ms": {
@@ -530,3 +520,20 @@ async def run(quick: bool, log: Callable[[str], None]) -> JSON:
             for stack in ("embedded", "cloud")
         },
     }
+
+
+async def run_soak(quick: bool, log: Callable[[str], None]) -> JSON:
+    """No growth over many turns: the cloud stack for ``soak_turns`` turns."""
+    cpus = Cpus.detect()
+    plan = Plan.quick() if quick else Plan()
+    utterances = conversation_utterances()
+    log(f"  soak: cloud, {plan.soak_sessions} conversations, {plan.soak_turns} turns...")
+    soaked = await soak(plan, cpus, utterances)
+    log(
+        f"  soak: {soaked['turns_done']} turns; server RSS"
+        f" {[s['rss_kib'] // 1024 for s in soaked['soak']]} MiB; growth"
+        f" {soaked.get('rss_growth_kib_per_1000_turns')} KiB and"
+        f" {soaked.get('gc_objects_growth_per_1000_turns')} objects per 1,000 turns;"
+        f" errors {soaked['errors'] or '-'}"
+    )
+    return soaked
