@@ -15,8 +15,18 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from bench import capacity, conversation, embedded, latency, memory, profile
-from bench.common import JSON, Cpus, machine, today, wait_for_quiet, write_json
+from bench import capacity, conversation, embedded, latency, memory, profile, sphinx
+from bench.common import (
+    JSON,
+    RESULTS_DIR,
+    Cpus,
+    machine,
+    read_json,
+    today,
+    wait_for_quiet,
+    write_json,
+)
+from bench.plot import conversation_table, write_conversation_plot
 from bench.report import BUILDERS, latest_rows, text_table, write_markdown
 from bench.serve import GC_ENV
 
@@ -29,6 +39,7 @@ SUITES: dict[str, Suite] = {
     "conversation": conversation.run,
     "soak": conversation.run_soak,
     "profile": profile.run,
+    "sphinx": sphinx.run,
 }
 
 
@@ -75,12 +86,24 @@ async def run_all(names: Sequence[str], quick: bool) -> int:
         # A smoke run keeps its figures apart: the table prefers those of a full run.
         path = write_json(f"{name}.quick" if quick else name, run)
         log(f"  ({run['duration_s']:.0f} s; wrote {path})")
+    write_conversation_figures()
     rows = latest_rows(list(BUILDERS))
     log("\n== latest figures ==")
     log(text_table(rows))
     path = write_markdown(rows, NOTES)
     log(f"\nwrote {path}")
     return 1 if failures else 0
+
+
+def write_conversation_figures() -> None:
+    """The conversation benchmark's step table and plot, from its latest run."""
+    run = read_json("conversation") or read_json("conversation.quick")
+    if run is None:
+        return
+    table = RESULTS_DIR / "conversation-table.md"
+    table.write_text(conversation_table(run))
+    plot = write_conversation_plot(run)
+    log(f"\nwrote {table}" + (f" and {plot}" if plot else " (no plot: matplotlib missing)"))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -474,11 +474,11 @@ async def run(quick: bool, log: Callable[[str], None]) -> JSON:
         f" {plan.measure_s:g} s windows after {plan.warmup_s:g} s"
     )
     steps: list[JSON] = []
-    pools: list[int | None] = [None, 0] if plan.sized_pool else [None]
+    pool_choices = (False, True) if plan.sized_pool else (False,)
     for sessions in plan.embedded:
-        for pool in pools:
+        for sized in pool_choices:
             await wait_for_quiet(log, max_wait_s=10, quiet=True)
-            decoders = max(sessions, 2) if pool == 0 else None
+            decoders = max(sessions, 2) if sized else None
             step = await run_step("embedded", sessions, plan, cpus, utterances, decoders=decoders)
             steps.append(step)
             log(describe(step))
@@ -488,9 +488,9 @@ async def run(quick: bool, log: Callable[[str], None]) -> JSON:
         steps.append(step)
         log(describe(step))
     memory = memory_per_conversation(steps)
-    decoders = decoder_capacity(steps)
+    pool = decoder_capacity(steps)
     log(f"  memory per conversation (RSS slope): {memory['kib_per_conversation']} KiB")
-    log(f"  decoders: {decoders}")
+    log(f"  decoders: {pool}")
     return {
         "pinning": cpus.describe(),
         "plan": {
@@ -506,7 +506,7 @@ async def run(quick: bool, log: Callable[[str], None]) -> JSON:
         },
         "steps": steps,
         "memory": memory,
-        "decoders": decoders,
+        "decoders": pool,
         "p95_first_audio_ms": {
             f"{s['stack']} {s['pool'] or ''} {s['sessions']}".replace("  ", " "): s[
                 "commit_to_first_audio_ms"
