@@ -58,6 +58,7 @@ UTTERANCE_S = (1.5, 2.1)
 """Spoken utterances last this long (the manifest's 1.5-2 s recordings)."""
 DECODERS_ENV = "METAHUMAN_LOCAL_STT_DECODERS"
 DECODER_MIB = 90
+DEFAULT_DECODERS = 2
 TARGETS = {
     "embedded": {8: 500.0, 10: 1000.0},
     "cloud": {100: 150.0, 200: 400.0},
@@ -376,9 +377,7 @@ async def run_step(
                 replace(spec, url=server.url, provider="openai", fake_pid=fake_pid),
             )
     result["stack"] = stack
-    result["pool"] = (
-        None if stack != "embedded" else f"decoders={decoders}" if decoders else "decoders=2"
-    )
+    result["pool"] = None if stack != "embedded" else f"decoders={decoders or DEFAULT_DECODERS}"
     result["target_p95_ms"] = _target(stack, sessions)
     result["server_cpu_ms_per_conversation_s"] = round(result["server"]["cpu"] / sessions * 1000, 1)
     speech_s = result["speech_s_in_window"]
@@ -477,8 +476,10 @@ async def run(quick: bool, log: Callable[[str], None]) -> JSON:
     pool_choices = (False, True) if plan.sized_pool else (False,)
     for sessions in plan.embedded:
         for sized in pool_choices:
+            if sized and sessions <= DEFAULT_DECODERS:
+                continue  # the default pool already has a decoder per conversation
             await wait_for_quiet(log, max_wait_s=10, quiet=True)
-            decoders = max(sessions, 2) if sized else None
+            decoders = sessions if sized else None
             step = await run_step("embedded", sessions, plan, cpus, utterances, decoders=decoders)
             steps.append(step)
             log(describe(step))
