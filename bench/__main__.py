@@ -1,9 +1,11 @@
 """``python -m bench [--quick] [--only NAME ...]``: run the benchmarks, print the figures, write
 bench/results/<name>.json and bench/results/README-table.md.
 
-The defaults take about 10-15 minutes on a 2-core machine; ``--quick`` is a ~2-minute smoke run
-with fewer steps and shorter windows; it writes <name>.quick.json, and the table takes a full
-run's figures where there are any.
+On a 2-core machine the defaults take about 10-15 minutes for capacity, latency, embedded and
+memory together, about 10 for conversation (conversations per core), 5 for soak (10,000 turns)
+and a minute each for profile and sphinx; ``--quick`` is a smoke run (a few minutes for all) with
+fewer steps and shorter windows; it writes <name>.quick.json, and the table takes a full run's
+figures where there are any.
 """
 
 from __future__ import annotations

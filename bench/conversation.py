@@ -54,6 +54,8 @@ from bench.loadgen import (
 )
 
 MAX_LISTEN_S = 3.0
+MAX_TIMEOUTS_IN_A_ROW = 3
+"""A conversation whose turns time out this often in a row stops (the server is gone)."""
 UTTERANCE_S = (1.5, 2.1)
 """Spoken utterances last this long (the manifest's 1.5-2 s recordings)."""
 DECODERS_ENV = "METAHUMAN_LOCAL_STT_DECODERS"
@@ -115,7 +117,8 @@ async def _talk(
     loop = asyncio.get_running_loop()
     await asyncio.sleep(max(0.0, start_at - loop.time()))
     index = offset
-    while loop.time() < progress.stop_at:
+    timeouts_in_a_row = 0
+    while loop.time() < progress.stop_at and timeouts_in_a_row < MAX_TIMEOUTS_IN_A_ROW:
         label, chunks = spoken[index % len(spoken)]
         index += 1
         began = loop.time()
@@ -129,7 +132,9 @@ async def _talk(
             turn.label += " (timed out)"
             for queue in (pair.awaiting_transcript, pair.awaiting_text, pair.awaiting_audio):
                 queue.clear()
+            timeouts_in_a_row += 1
             continue
+        timeouts_in_a_row = 0
         progress.turns_done += 1
         if spec.soak_turns and progress.turns_done >= spec.soak_turns:
             progress.stop_at = loop.time()
