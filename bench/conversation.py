@@ -408,18 +408,26 @@ async def soak(plan: Plan, cpus: Cpus, utterances: tuple[tuple[str, bytes], ...]
             soak_turns=plan.soak_turns,
         )
         result: JSON = await in_process(cpus.client, conversation_load, spec, limit_s=1800)
-    samples = result["soak"]
-    # Growth from the first sample (the server warm) to the last, per 1,000 turns.
-    if len(samples) >= 2:
-        first, last = samples[0], samples[-1]
-        turns = max(1, last["turns"] - first["turns"])
-        result["rss_growth_kib_per_1000_turns"] = round(
-            (last["rss_kib"] - first["rss_kib"]) / turns * 1000, 1
-        )
-        result["gc_objects_growth_per_1000_turns"] = round(
-            (last["gc_objects"] - first["gc_objects"]) / turns * 1000, 1
-        )
+    result.update(settled_growth(result["soak"]))
     return result
+
+
+def settled_growth(samples: list[JSON]) -> JSON:
+    """Growth per 1,000 turns over the second half of the soak: the first turns fill the
+    allocator's pools and caches (RSS rises, then stays), so only growth after that is a leak."""
+    if len(samples) < 3:
+        return {}
+    first, last = samples[len(samples) // 2], samples[-1]
+    turns = max(1, last["turns"] - first["turns"])
+    return {
+        "growth_from_turn": first["turns"],
+        "rss_growth_kib_per_1000_turns": round(
+            (last["rss_kib"] - first["rss_kib"]) / turns * 1000, 1
+        ),
+        "gc_objects_growth_per_1000_turns": round(
+            (last["gc_objects"] - first["gc_objects"]) / turns * 1000, 1
+        ),
+    }
 
 
 def memory_per_conversation(steps: list[JSON]) -> JSON:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.common import JSON, RESULTS_DIR, read_json
+from bench.conversation import settled_growth
 
 Row = tuple[str, str, str, str, str, str]
 """(what, figure, target, meets, machine, date)"""
@@ -240,17 +241,21 @@ def conversation_rows(run: JSON) -> list[Row]:
 def soak_rows(run: JSON) -> list[Row]:
     data = run["result"]
     machine, date = _stamp(run)
-    growth = data.get("rss_growth_kib_per_1000_turns")
     samples = data["soak"]
+    growth = settled_growth(samples)
+    if not growth:
+        return []
+    rss = growth["rss_growth_kib_per_1000_turns"]
     return [
         (
             f"No growth over many turns: cloud stack, {data['sessions']} conversations,"
-            f" {data['turns_done']} turns, server RSS after a full collection",
-            f"{samples[0]['rss_kib'] // 1024} -> {samples[-1]['rss_kib'] // 1024} MiB"
-            f" ({growth} KiB, {data.get('gc_objects_growth_per_1000_turns')} objects per 1,000"
-            " turns)",
+            f" {data['turns_done']} turns, server RSS after a full collection every"
+            f" ~{samples[0]['turns']} turns",
+            f"{samples[0]['rss_kib'] // 1024} -> {samples[-1]['rss_kib'] // 1024} MiB; from turn"
+            f" {growth['growth_from_turn']} on {rss} KiB and"
+            f" {growth['gc_objects_growth_per_1000_turns']} live objects per 1,000 turns",
             "no growth",
-            _meets(growth is not None and growth < 100),
+            _meets(rss < 50 and growth["gc_objects_growth_per_1000_turns"] < 100),
             machine,
             date,
         )
