@@ -40,6 +40,7 @@ SUITES: dict[str, Suite] = {
     "memory": memory.run,
     "conversation": conversation.run,
     "soak": conversation.run_soak,
+    "loops": conversation.run_loops,
     "profile": profile.run,
     "sphinx": sphinx.run,
 }

@@ -357,6 +357,7 @@ async def run_step(
     utterances: tuple[tuple[str, bytes], ...],
     *,
     decoders: int | None = None,
+    loop: str = "asyncio",
 ) -> JSON:
     spec = ConversationSpec(
         url="",
@@ -374,7 +375,9 @@ async def run_step(
     else:
         async with (
             cloud_fake(cpus.client) as (fake_pid, env),
-            running_server("app", "instant", cpus.server, extra_env=env) as server,
+            running_server(
+                "app", "instant", cpus.server, extra_env=env, extra_args=("--loop", loop)
+            ) as server,
         ):
             result = await in_process(
                 cpus.client,
@@ -551,3 +554,29 @@ async def run_soak(quick: bool, log: Callable[[str], None]) -> JSON:
         f" errors {soaked['errors'] or '-'}"
     )
     return soaked
+
+
+async def run_loops(quick: bool, log: Callable[[str], None]) -> JSON:
+    """The cloud stack on asyncio's event loop and on uvloop's, side by side: the two take turns
+    at each load, so that other work on the machine weighs on both alike."""
+    cpus = Cpus.detect()
+    plan = Plan.quick() if quick else Plan()
+    utterances = conversation_utterances()
+    loads = (100,) if quick else (100, 200)
+    steps: list[JSON] = []
+    for sessions in loads:
+        for loop in ("asyncio", "uvloop", "asyncio", "uvloop"):
+            await wait_for_quiet(log, max_wait_s=10, quiet=True)
+            step = await run_step("cloud", sessions, plan, cpus, utterances, loop=loop)
+            steps.append(step)
+            log(f"{describe(step)}  [{loop}]")
+    ratios: JSON = {}
+    for sessions in loads:
+
+        def cpu(loop: str, n: int = sessions) -> float:
+            values = [s["server"]["cpu"] for s in steps if s["loop"] == loop and s["sessions"] == n]
+            return float(sum(values)) / len(values)
+
+        ratios[str(sessions)] = round(cpu("uvloop") / cpu("asyncio"), 2)
+    log(f"  server CPU, uvloop / asyncio: {ratios}")
+    return {"steps": steps, "uvloop_over_asyncio_cpu": ratios}
