@@ -87,6 +87,8 @@ class ConversationSpec:
     soak_turns: int = 0
     """When set: talk until this many turns are done, sampling the server's memory."""
     soak_samples: int = 10
+    soak_collect: bool = True
+    """Collect garbage in the server before each memory sample (so RSS compares like with like)."""
     fake_pid: int | None = None
     """The cloud fake's process, to report its CPU."""
 
@@ -245,7 +247,7 @@ async def _sample_memory(
     while not talking.done():
         await asyncio.sleep(0.5)
         if progress.turns_done >= due or talking.done():
-            stats = await server_stats(spec.url, gc=True)
+            stats = await server_stats(spec.url, gc=spec.soak_collect)
             samples.append(
                 {
                     "turns": progress.turns_done,
