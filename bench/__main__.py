@@ -44,7 +44,8 @@ SUITES: dict[str, Suite] = {
     "profile": profile.run,
     "sphinx": sphinx.run,
 }
-
+ON_REQUEST = frozenset({"loops"})
+"""Suites that run only when named with --only (a what-if comparison, not a figure we promise)."""
 
 NOTES = """\
 Notes: `python -m bench` (or `nox -s bench`) writes these figures; bench/results/*.json has the
@@ -111,7 +112,9 @@ def write_conversation_figures() -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a ~2-minute smoke run")
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: fewer steps, shorter windows"
+    )
     parser.add_argument(
         "--only",
         nargs="+",
@@ -128,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     os.environ[GC_ENV] = args.server_gc
-    names = args.only or list(SUITES)
+    names = args.only or [name for name in SUITES if name not in ON_REQUEST]
     sys.exit(asyncio.run(run_all(names, args.quick)))
 
 
