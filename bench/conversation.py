@@ -387,6 +387,7 @@ async def run_step(
                 replace(spec, url=server.url, provider="openai", fake_pid=fake_pid),
             )
     result["stack"] = stack
+    result["loop"] = loop
     result["pool"] = None if stack != "embedded" else f"decoders={decoders or DEFAULT_DECODERS}"
     result["target_p95_ms"] = _target(stack, sessions)
     result["server_cpu_ms_per_conversation_s"] = round(result["server"]["cpu"] / sessions * 1000, 1)
