@@ -89,6 +89,7 @@ def talk(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Run the benchmark scripts; they print figures and write bench/results/*.json."""
-    session.install("-e", ".[test]")
+    """Run the benchmark scripts: they print figures and write bench/results/*.json and the
+    conversation table and plot (bench/results/; a full run also bench/figures/)."""
+    session.install("-e", ".[test,bench]")
     session.run("python", "-m", "bench", *session.posargs)

@@ -1,9 +1,11 @@
 """``python -m bench [--quick] [--only NAME ...]``: run the benchmarks, print the figures, write
 bench/results/<name>.json and bench/results/README-table.md.
 
-The defaults take about 10-15 minutes on a 2-core machine; ``--quick`` is a ~2-minute smoke run
-with fewer steps and shorter windows; it writes <name>.quick.json, and the table takes a full
-run's figures where there are any.
+On a 2-core machine the defaults take about 10-15 minutes for capacity, latency, embedded and
+memory together, about 10 for conversation (conversations per core), 5 for soak (10,000 turns)
+and a minute each for profile and sphinx; ``--quick`` is a smoke run (a few minutes for all) with
+fewer steps and shorter windows; it writes <name>.quick.json, and the table takes a full run's
+figures where there are any.
 """
 
 from __future__ import annotations
@@ -15,8 +17,18 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from bench import capacity, embedded, latency, memory, vad
-from bench.common import JSON, Cpus, machine, today, wait_for_quiet, write_json
+from bench import capacity, conversation, embedded, latency, memory, profile, sphinx, vad
+from bench.common import (
+    JSON,
+    RESULTS_DIR,
+    Cpus,
+    machine,
+    read_json,
+    today,
+    wait_for_quiet,
+    write_json,
+)
+from bench.plot import conversation_table, write_conversation_plot
 from bench.report import BUILDERS, latest_rows, text_table, write_markdown
 from bench.serve import GC_ENV
 
@@ -27,8 +39,14 @@ SUITES: dict[str, Suite] = {
     "embedded": embedded.run,
     "memory": memory.run,
     "vad": vad.run,
+    "conversation": conversation.run,
+    "soak": conversation.run_soak,
+    "loops": conversation.run_loops,
+    "profile": profile.run,
+    "sphinx": sphinx.run,
 }
-
+ON_REQUEST = frozenset({"loops"})
+"""Suites that run only when named with --only (a what-if comparison, not a figure we promise)."""
 
 NOTES = """\
 Notes: `python -m bench` (or `nox -s bench`) writes these figures; bench/results/*.json has the
@@ -73,6 +91,7 @@ async def run_all(names: Sequence[str], quick: bool) -> int:
         # A smoke run keeps its figures apart: the table prefers those of a full run.
         path = write_json(f"{name}.quick" if quick else name, run)
         log(f"  ({run['duration_s']:.0f} s; wrote {path})")
+    write_conversation_figures()
     rows = latest_rows(list(BUILDERS))
     log("\n== latest figures ==")
     log(text_table(rows))
@@ -81,9 +100,22 @@ async def run_all(names: Sequence[str], quick: bool) -> int:
     return 1 if failures else 0
 
 
+def write_conversation_figures() -> None:
+    """The conversation benchmark's step table and plot, from its latest run."""
+    run = read_json("conversation") or read_json("conversation.quick")
+    if run is None:
+        return
+    table = RESULTS_DIR / "conversation-table.md"
+    table.write_text(conversation_table(run))
+    plot = write_conversation_plot(run)
+    log(f"\nwrote {table}" + (f" and {plot}" if plot else " (no plot: matplotlib missing)"))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a ~2-minute smoke run")
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: fewer steps, shorter windows"
+    )
     parser.add_argument(
         "--only",
         nargs="+",
@@ -100,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     os.environ[GC_ENV] = args.server_gc
-    names = args.only or list(SUITES)
+    names = args.only or [name for name in SUITES if name not in ON_REQUEST]
     sys.exit(asyncio.run(run_all(names, args.quick)))
 
 

@@ -88,6 +88,8 @@ class Pair:
     session_id: str
     mode: str | None = None
     http: aiohttp.ClientSession | None = None
+    provider: str | None = None
+    """With ``mode``: the provider every stage uses (None keeps the session's default)."""
     sender: Client = field(init=False)
     receiver: Client = field(init=False)
     turns: list[TurnRecord] = field(default_factory=list)
@@ -183,10 +185,12 @@ class Pair:
                     wait_timeout=30,
                 )
         if self.mode is not None:
+            chosen = {} if self.provider is None else {"provider": self.provider}
             await self.sender.emit(
                 "session.update",
                 {
-                    "tts": {"responseType": self.mode},
+                    **({"stt": chosen, "llm": chosen} if chosen else {}),
+                    "tts": {**chosen, "responseType": self.mode},
                     "inputAudio": {"format": "pcm16", "sampleRate": SAMPLE_RATE},
                     "outputAudio": {"format": "pcm16", "sampleRate": OUTPUT_RATE},
                 },

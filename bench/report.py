@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.common import JSON, RESULTS_DIR, read_json
+from bench.conversation import settled_growth
 from bench.vad import vad_rows
 
 Row = tuple[str, str, str, str, str, str]
@@ -184,12 +185,111 @@ def memory_rows(run: JSON) -> list[Row]:
     return rows
 
 
+def conversation_rows(run: JSON) -> list[Row]:
+    """The targets of issue 14; every step is in bench/results/conversation-table.md."""
+    data = run["result"]
+    machine, date = _stamp(run)
+    rows: list[Row] = []
+    for step in data["steps"]:
+        target = step.get("target_p95_ms")
+        if target is None or step.get("pool") not in (None, "decoders=2"):
+            continue
+        audio, server = step["commit_to_first_audio_ms"], step["server"]
+        sized = [
+            s
+            for s in data["steps"]
+            if s["stack"] == step["stack"]
+            and s["sessions"] == step["sessions"]
+            and s.get("pool") not in (None, "decoders=2")
+        ]
+        also = (
+            f"; one decoder per conversation: p95 {sized[0]['commit_to_first_audio_ms']['p95']} ms"
+            if sized
+            else ""
+        )
+        rows.append(
+            (
+                f"Conversations per core, {step['stack']}"
+                f"{' (' + step['pool'] + ')' if step.get('pool') else ''}: {step['sessions']}"
+                " conversations (1.5-2 s utterances in real time, listen to the reply), commit ->"
+                " first audio",
+                f"p50 {audio['p50']} / p95 {audio['p95']} ms; server {server['cpu']} cores"
+                f" ({step['server_cpu_ms_per_conversation_s']} ms CPU per conversation-second),"
+                f" load generator {step['generator_cpu']}, other work {step['other_processes_cpu']}"
+                f"{also}",
+                f"p95 < {target:g} ms",
+                _meets(audio["p95"] is not None and audio["p95"] < target),
+                machine,
+                date,
+            )
+        )
+    memory = data["memory"]["kib_per_conversation"]
+    if memory:
+        rows.append(
+            (
+                "Memory per conversation (Sender + Receiver, a turn in flight): slope of the"
+                " server's RSS over conversations",
+                "; ".join(f"{stack}: {kib / 1024:.2f} MiB" for stack, kib in memory.items()),
+                "measured",
+                "—",
+                machine,
+                date,
+            )
+        )
+    return rows
+
+
+def soak_rows(run: JSON) -> list[Row]:
+    data = run["result"]
+    machine, date = _stamp(run)
+    samples = data["soak"]
+    growth = settled_growth(samples)
+    if not growth:
+        return []
+    rss = growth["rss_growth_kib_per_1000_turns"]
+    return [
+        (
+            f"No growth over many turns: cloud stack, {data['sessions']} conversations,"
+            f" {data['turns_done']} turns, server RSS after a full collection every"
+            f" ~{samples[0]['turns']} turns",
+            f"{samples[0]['rss_kib'] // 1024} -> {samples[-1]['rss_kib'] // 1024} MiB; from turn"
+            f" {growth['growth_from_turn']} on {rss} KiB and"
+            f" {growth['gc_objects_growth_per_1000_turns']} live objects per 1,000 turns",
+            "no growth",
+            _meets(rss < 50 and growth["gc_objects_growth_per_1000_turns"] < 100),
+            machine,
+            date,
+        )
+    ]
+
+
+def sphinx_rows(run: JSON) -> list[Row]:
+    data = run["result"]
+    machine, date = _stamp(run)
+    per = data["cpu_s_per_speech_s"]
+    return [
+        (
+            "pocketsphinx CPU per second of speech: our `local` recogniser (20 ms chunks) next to"
+            " pocketsphinx's own batch decoding of the same audio",
+            f"ours {per['ours']} s, batch {per['batch']} s, batch fed 20 ms pieces"
+            f" {per['pieces']} s -> **{data['ours_over_batch']}x** batch",
+            "measured",
+            "—",
+            machine,
+            date,
+        )
+    ]
+
+
 BUILDERS: dict[str, Callable[[JSON], list[Row]]] = {
     "capacity": capacity_rows,
     "latency": latency_rows,
     "embedded": embedded_rows,
     "memory": memory_rows,
     "vad": vad_rows,
+    "conversation": conversation_rows,
+    "soak": soak_rows,
+    "sphinx": sphinx_rows,
 }
 
 

@@ -226,10 +226,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         action="store_true",
         help="trace Python allocations (slow): /bench/stats?tracemalloc=1 reports their growth",
     )
+    parser.add_argument(
+        "--loop",
+        choices=["asyncio", "uvloop"],
+        default="asyncio",
+        help="the event loop: asyncio's (as `python -m handlers.server`) or uvloop's",
+    )
     parser.add_argument("--max-queued-turns", type=int, default=ServerConfig().max_queued_turns)
     args = parser.parse_args(argv)
     pin(args.cpu)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    if args.loop == "uvloop":
+        import uvloop  # the bench extra; only for a side-by-side measurement
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(serve(args))
+        return
     asyncio.run(serve(args))
 
 
