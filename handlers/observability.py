@@ -30,6 +30,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, Metric
@@ -49,6 +50,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("metahuman")
 
 # -- metrics ------------------------------------------------------------------------------------
+
+# The *_created series (when each labelled series first appeared) double the scrape for nothing.
+disable_created_metrics()
 
 REGISTRY: Final = CollectorRegistry()
 """This server's metrics (not prometheus_client's global registry: tests build many servers)."""
@@ -131,15 +135,15 @@ def metrics_text() -> bytes:
 
 # -- log lines ----------------------------------------------------------------------------------
 
-SECRET_WORDS: Final = ("token", "secret", "password", "authorization", "api_key", "apikey", "auth")
+SECRET_NAMES: Final = frozenset(
+    {"token", "auth", "authorization", "password", "secret", "api_key", "apikey", "secret_key"}
+)
+"""Field names whose values are credentials (the handshake's ``token``, keys): never logged."""
 
 
 def masked(fields: Mapping[str, object]) -> dict[str, object]:
-    """``fields`` with the value of any credential-like name replaced by ``***``."""
-    return {
-        key: "***" if any(word in key.lower() for word in SECRET_WORDS) else value
-        for key, value in fields.items()
-    }
+    """``fields`` with the value of any credential field replaced by ``***``."""
+    return {key: "***" if key.lower() in SECRET_NAMES else value for key, value in fields.items()}
 
 
 def log_event(name: str, fields: Mapping[str, object], level: int = logging.INFO) -> None:
