@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -126,6 +125,10 @@ class ChunkCounter(Collector):
 
 AUDIO_CHUNKS: Final = ChunkCounter()
 REGISTRY.register(AUDIO_CHUNKS)
+
+
+METRICS_CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
+"""The text format ``generate_latest`` writes (every Prometheus version reads it)."""
 
 
 def metrics_text() -> bytes:
@@ -256,6 +259,8 @@ class ObservedEmitter(Emitter):
         else:
             session_id, _, role = to.rpartition("/")
             where = {"session_id": session_id, "role": role}
+        # The client event that caused it is ``client_event``: ``event`` names the log line.
+        fields["client_event"] = fields.pop("event", None)
         log_event("error", {**where, **_snake(fields)}, logging.WARNING)
 
 
@@ -454,7 +459,7 @@ def add_ops_routes(app: web.Application, readiness_checks: Sequence[ReadinessChe
     async def metrics(_: web.Request) -> web.Response:
         body = await asyncio.to_thread(metrics_text)
         response = web.Response(body=body)
-        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        response.headers["Content-Type"] = METRICS_CONTENT_TYPE
         return response
 
     app.router.add_get("/healthz", healthz)
