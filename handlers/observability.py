@@ -51,7 +51,7 @@ log = logging.getLogger("metahuman")
 # -- metrics ------------------------------------------------------------------------------------
 
 # The *_created series (when each labelled series first appeared) double the scrape for nothing.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 REGISTRY: Final = CollectorRegistry()
 """This server's metrics (not prometheus_client's global registry: tests build many servers)."""
