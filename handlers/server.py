@@ -1,6 +1,6 @@
 """The Socket.IO server: the handshake, and each client event handed to its session.
 
-Start it with ``python -m handlers.server`` (or ``nox -s serve``); ``--help`` lists the flags.
+Start it with ``metahuman-chat-server`` (or ``nox -s serve``); ``--help`` lists the flags.
 """
 
 from __future__ import annotations
