@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from handlers.observability import JsonFormatter, TextFormatter, log_event
 from tests.server.audio_checks import TIME, clip
 from tests.server.conftest import ServeFn
+from tests.server.fakes import FailingLlm
 from tests.server.harness import RunningServer, run_turn
 
 HISTOGRAMS = (
@@ -205,3 +206,32 @@ def test_credential_fields_are_masked_and_text_format_is_one_line() -> None:
     assert line.count("\n") == 1
     assert "hunter2" not in line
     assert "token=***" in line and "session_id=s1" in line and "llm_first_token_ms=3.5" in line
+
+
+async def test_a_failed_stage_is_the_turns_outcome_and_an_error_line(
+    serve: ServeFn, log_lines: io.StringIO
+) -> None:
+    server = await serve(factories={"llm": {"openai": lambda env: FailingLlm()}})
+    before = await scrape(server)
+    sender, _ = await server.pair()
+    await sender.emit("session.update", {"llm": {"provider": "openai"}})
+    await sender.wait_for("session.updated")
+    await sender.send_pcm(clip(TIME))
+    await sender.commit()
+    item_id = (await sender.wait_for("input.buffer.initialized"))["itemId"]
+    await sender.wait_error("provider_error")
+    for _ in range(100):  # the turn ends just after its error is sent
+        if '"turn.end"' in log_lines.getvalue():
+            break
+        await asyncio.sleep(0.05)
+    after = await scrape(server)
+    assert (
+        value(after, "metahuman_turns_total", outcome="provider_error")
+        == value(before, "metahuman_turns_total", outcome="provider_error") + 1
+    )
+    lines = parsed(log_lines)
+    error = next(line for line in lines if line.get("event") == "error")
+    assert (error["item_id"], error["stage"], error["provider"]) == (item_id, "llm", "openai")
+    end = next(line for line in lines if line.get("event") == "turn.end")
+    assert (end["item_id"], end["outcome"], end["llm"]) == (item_id, "provider_error", "openai")
+    assert end["stt_ms"] is not None and end["first_audio_ms"] is None
