@@ -77,14 +77,14 @@ def lint(session: nox.Session) -> None:
 def serve(session: nox.Session) -> None:
     """Start the server on 127.0.0.1:8000 with the embedded offline providers."""
     session.install("-e", ".")
-    session.run("python", "-m", "handlers.server", *session.posargs)
+    session.run("metahuman-chat-server", *session.posargs)
 
 
 @nox.session
 def talk(session: nox.Session) -> None:
     """Speak one turn to a running server: `nox -s talk -- reply.wav --input question.wav`."""
     session.install("-e", ".")
-    session.run("python", "-m", "handlers.talk", *session.posargs)
+    session.run("metahuman-chat-talk", *session.posargs)
 
 
 @nox.session

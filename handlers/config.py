@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from urllib.parse import urlsplit, urlunsplit
+
+from handlers.cli import OneLineParser
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +30,8 @@ class ServerConfig:
     """How many earlier exchanges the language model sees."""
     shutdown_grace_seconds: float = 10.0
     log_level: str = "INFO"
+    log_format: str = "json"
+    """json: one JSON object per line; text: for terminals."""
 
     def describe(self) -> list[str]:
         """Lines to print at start-up; secrets are never printed."""
@@ -56,6 +61,27 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
 
 
+LOG_FORMATS = ("json", "text")
+
+
+def default_log_format() -> str:
+    """Text on a terminal, JSON lines otherwise (a log collector reads them)."""
+    return "text" if sys.stderr.isatty() else "json"
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(value: str) -> str:
+    """A logging level name, any case; argparse reports anything else as a bad value."""
+    level = value.upper()
+    if level not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a log level (choose from {', '.join(LOG_LEVELS)})"
+        )
+    return level
+
+
 def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
@@ -65,7 +91,7 @@ def parse_config(
 ) -> ServerConfig:
     env = os.environ if env is None else env
     defaults = ServerConfig()
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="metahuman-chat-server",
         description="MetaHuman AI Chat Socket.IO server. "
         "Each flag falls back to the METAHUMAN_* variable named in its help.",
@@ -121,8 +147,22 @@ def parse_config(
         "how long turns in flight may finish at shutdown",
         float,
     )
-    flag("--log-level", "LOG_LEVEL", defaults.log_level, "logging level")
+    # A string default goes through ``type`` too: a bad METAHUMAN_LOG_LEVEL is a usage error.
+    parser.add_argument(
+        "--log-level",
+        type=_log_level,
+        default=env.get("METAHUMAN_LOG_LEVEL") or defaults.log_level,
+        help=f"one of {', '.join(LOG_LEVELS)} (METAHUMAN_LOG_LEVEL)",
+    )
+    parser.set_defaults(log_format=env.get("METAHUMAN_LOG_FORMAT") or default_log_format())
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        help="json lines, or text for terminals (the default on a terminal) (METAHUMAN_LOG_FORMAT)",
+    )
     args = parser.parse_args(argv)
+    if args.log_format not in LOG_FORMATS:
+        parser.error(f"METAHUMAN_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
     # Tokens come only from the environment: a flag would show them in the process list.
     tokens = frozenset(_split(env.get("METAHUMAN_TOKENS", "")))
     return ServerConfig(
@@ -137,5 +177,6 @@ def parse_config(
         max_queued_turns=args.max_queued_turns,
         history_turns=args.history_turns,
         shutdown_grace_seconds=args.shutdown_grace_seconds,
-        log_level=args.log_level.upper(),
+        log_level=args.log_level,
+        log_format=args.log_format,
     )

@@ -12,8 +12,9 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from generated.dispatch import Emitter
@@ -30,6 +31,7 @@ from generated.models import (
 )
 from handlers.audio import Mp3Encoder, Pcm16Resampler, resample_pcm16, wav_bytes
 from handlers.ids import new_response_id
+from handlers.observability import TurnTiming
 from handlers.providers.base import (
     ChatMessage,
     LlmRequest,
@@ -55,6 +57,8 @@ class Turn:
     transcription: asyncio.Task[Transcript]
     duration_ms: int
     settings: Settings
+    committed_at: float = field(default_factory=time.monotonic)
+    """When the utterance was committed (the turn is made then), on the monotonic clock."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +156,7 @@ class Reply:
         """The text of each delta sent with text: the sentences whose audio has started."""
         self.encoder = AudioEncoder(turn.settings.output_audio)
         self.tts_request = turn.settings.tts_request()
+        self.timing = TurnTiming(turn, self.response_id)
 
     @property
     def audio_sent_ms(self) -> int:
@@ -169,6 +174,7 @@ class Reply:
             await self._report(Stage.STT, stt.provider.value, exc)
             return None
         self.transcript = transcript.text
+        self.timing.transcribed(transcript.text)
         await self.emitter.request_transcribe_done(
             turn.session_id,
             RequestTranscribeDone(
@@ -186,6 +192,7 @@ class Reply:
         return None if reply is None else Exchange(transcript.text, reply)
 
     async def _report(self, stage: Stage, provider: str, exc: BaseException) -> None:
+        self.timing.failed("provider_error")
         if isinstance(exc, ProviderError):
             message = f"{provider} {stage} failed: {exc}"
         else:
@@ -234,6 +241,7 @@ class Reply:
         try:
             async with closing(self.registry.llm(provider).respond(request)) as deltas:
                 async for delta in deltas:
+                    self.timing.first_token()
                     parts.append(delta)
                     if split:
                         for sentence in splitter.feed(delta):
@@ -256,6 +264,7 @@ class Reply:
 
     def _synthesize(self, text: str) -> AsyncIterator[PcmChunk]:
         tts = self.registry.tts(self.turn.settings.tts.provider.value)
+        self.timing.synthesizing()
         return tts.synthesize(text, self.tts_request)
 
     async def _synthesize_all(self, text: str) -> list[PcmChunk]:
@@ -291,6 +300,8 @@ class Reply:
         self.audio_samples = self.encoder.samples
         if text is not None:
             self.spoken.append(text)
+        if audio:
+            self.timing.audio_sent()
         await self.emitter.response_audio_delta(self.turn.session_id, payload)
 
     async def _speak_single(self, reply: str) -> None:

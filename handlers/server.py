@@ -1,6 +1,6 @@
 """The Socket.IO server: the handshake, and each client event handed to its session.
 
-Start it with ``python -m handlers.server`` (or ``nox -s serve``); ``--help`` lists the flags.
+Start it with ``metahuman-chat-server`` (or ``nox -s serve``); ``--help`` lists the flags.
 """
 
 from __future__ import annotations
@@ -25,9 +25,11 @@ from generated.models import (
     InputBufferAppend,
     SessionUpdate,
 )
+from handlers import observability as observe
 from handlers.config import ServerConfig, parse_config
 from handlers.providers.registry import ProviderRegistry
 from handlers.scaleout import RedisManager
+from handlers.serving import StartupError, serve
 from handlers.session import Session, SessionServices
 from handlers.settings import Settings
 from handlers.web import add_page_routes
@@ -56,7 +58,9 @@ class ChatServer(ClientEventHandler):
             session = self.sessions[client.session_id] = Session(
                 client.session_id, self.defaults, self.services, self._forget
             )
+            observe.session_opened(client.session_id)
         session.join(client.sid)
+        observe.connected(client)
 
     def _token_ok(self, token: str | None) -> bool:
         if token is None:
@@ -68,6 +72,7 @@ class ChatServer(ClientEventHandler):
         return any(matches)
 
     async def on_disconnect(self, client: Client) -> None:
+        observe.disconnected(client)
         session = self.sessions.get(client.session_id)
         if session is not None:
             session.leave(client.sid)
@@ -76,6 +81,7 @@ class ChatServer(ClientEventHandler):
         """Called by an idle session: nobody is connected and nothing is running."""
         if self.sessions.get(session.session_id) is session:
             del self.sessions[session.session_id]
+            observe.session_closed(session.session_id)
 
     # -- client events -------------------------------------------------------------------------
 
@@ -86,6 +92,7 @@ class ChatServer(ClientEventHandler):
         self, client: Client, payload: InputBufferAppend
     ) -> Coroutine[Any, Any, None]:
         # The session's coroutine itself, not one awaiting it: a coroutine less per audio chunk.
+        observe.AUDIO_CHUNKS.count += 1
         return self.sessions[client.session_id].append(client.sid, payload)
 
     async def on_input_buffer_commit(self, client: Client) -> None:
@@ -124,9 +131,14 @@ def create_app(
     app = web.Application()
     sio.attach(app, socketio_path=config.socketio_path)
     add_page_routes(app, socketio_path=config.socketio_path)
-    emitter = Emitter(sio)
+    checks = [observe.providers_check(registry)]
+    if config.redis_url:
+        checks.append(observe.redis_check(config.redis_url))
+    observe.add_ops_routes(app, checks)
+    emitter = observe.ObservedEmitter(sio)
     server = ChatServer(config, registry, emitter)
-    register(sio, server, emitter)
+    emitter.clients = register(sio, server, emitter).clients
+    observe.observe_refusals(sio)
 
     async def stop(_: web.Application) -> None:
         await server.shutdown()
@@ -166,12 +178,7 @@ def tune_gc() -> None:
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> None:
     config = parse_config(argv, env)
-    logging.basicConfig(
-        level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    if config.log_level != "DEBUG":
-        # One line per HTTP request drowns the log: Engine.IO polls and upgrades are routine.
-        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    observe.configure_logging(config.log_level, config.log_format)
     registry = ProviderRegistry(os.environ if env is None else env)
     print("MetaHuman AI Chat server", file=sys.stderr)
     for line in config.describe():
@@ -184,14 +191,22 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     app, _ = create_app(config, registry)
     tune_gc()
     url = f"http://{config.host}:{config.port}{config.socketio_path}"
-    print(f"  listening on {url} (Ctrl-C stops)", file=sys.stderr)
-    web.run_app(
-        app,
-        host=config.host,
-        port=config.port,
-        print=None,
-        shutdown_timeout=config.shutdown_grace_seconds,
-    )
+
+    def listening() -> None:
+        print(f"  listening on {url} (Ctrl-C stops)", file=sys.stderr)
+
+    try:
+        asyncio.run(
+            serve(
+                app,
+                config.host,
+                config.port,
+                shutdown_timeout=config.shutdown_grace_seconds,
+                on_listening=listening,
+            )
+        )
+    except StartupError as exc:
+        sys.exit(f"metahuman-chat-server: {exc}")
 
 
 if __name__ == "__main__":

@@ -178,4 +178,24 @@ def apply_update(settings: Settings, update: SessionUpdate, check: ProviderCheck
             current = getattr(settings, name)
             merged = {**current.model_dump(), **audio_update.model_dump(exclude_unset=True)}
             changed = replace(changed, **{name: type(current).model_validate(merged)})
+    _check_input_rate(changed)
     return changed
+
+
+LOCAL_STT_MIN_RATE = 16000
+"""The local recogniser's acoustic model is trained on 16 kHz speech (pocketsphinx en-us)."""
+
+
+def _check_input_rate(settings: Settings) -> None:
+    """Refuse input the local recogniser would turn into nonsense: narrow-band (8 kHz) audio,
+    upsampled, lacks the 4-8 kHz band its model expects ("what a what" for "what is the weather
+    like today"). A cloud recogniser takes it."""
+    rate = settings.input_audio.sample_rate
+    if settings.stt.provider.value == "local" and rate < LOCAL_STT_MIN_RATE:
+        raise ClientError(
+            ErrorCode.UNSUPPORTED_OPTION,
+            f"the local recogniser needs {LOCAL_STT_MIN_RATE} Hz input or more; {rate} Hz"
+            " speech comes out as nonsense: send 16 kHz audio, or choose another stt provider",
+            stage=Stage.STT,
+            provider="local",
+        )

@@ -85,6 +85,7 @@ class TurnQueue:
                     raise
                 finally:
                     self.in_flight = self._in_flight_task = None
+                    reply.timing.finish(task)
         finally:
             self._drop_waiting()
             self.worker = None
@@ -100,6 +101,7 @@ class TurnQueue:
                 self._remember(reply.transcript, " ".join(reply.spoken))
             raise
         except Exception:
+            reply.timing.failed("internal_error")
             log.exception("turn %s failed", reply.turn.item_id)
             await self.emitter.custom_error(
                 Emitter.room(self.session_id, ClientRole.SENDER),

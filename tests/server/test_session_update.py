@@ -141,7 +141,7 @@ async def test_a_started_utterance_keeps_its_input_encoding(server: RunningServe
     half = len(pcm) // 2 // 640 * 640
     mark = sender.mark()
     await sender.send_pcm(pcm[:half])
-    await sender.emit("session.update", {"inputAudio": {"format": "wav", "sampleRate": 8000}})
+    await sender.emit("session.update", {"inputAudio": {"format": "wav", "sampleRate": 24000}})
     await sender.wait_for("session.updated", after=mark)
     # Still raw 16 kHz PCM: the utterance began so; the new encoding is for the next one.
     await sender.send_pcm(pcm[half:])
