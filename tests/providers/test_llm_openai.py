@@ -7,7 +7,11 @@ from collections.abc import Callable
 import pytest
 
 from handlers.providers.base import ChatMessage, LlmRequest, ProviderError
-from handlers.providers.llm.openai import OpenAILanguageModel, is_reasoning_model
+from handlers.providers.llm.openai import (
+    REASONING_ALLOWANCE,
+    OpenAILanguageModel,
+    is_reasoning_model,
+)
 from tests.fakes import upstreams
 from tests.fakes.common import Builders, collect
 from tests.fakes.openai_api import FakeOpenAIApi, Fault
@@ -79,7 +83,8 @@ async def test_reasoning_models_get_no_temperature(
     assert body["model"] == model
     assert "temperature" not in body
     assert "max_tokens" not in body
-    assert body["max_completion_tokens"] == 300
+    # Hidden reasoning counts against the limit: an allowance is added to the reply's 300.
+    assert body["max_completion_tokens"] == 300 + REASONING_ALLOWANCE
 
 
 async def test_first_o1_models_get_instructions_as_a_user_message(
