@@ -80,13 +80,13 @@ async def test_bayer_reasoning_display_names_get_no_temperature(
 ) -> None:
     deltas = await collect(
         build(BayerLanguageModel, "BAYER").respond(
-            request("o3 mini Batch", temperature=0.7, max_output_tokens=99)
+            request("GPT-5 Mini", temperature=0.7, max_output_tokens=99)
         )
     )
 
     assert "".join(deltas) == "You said: What time is it?"
     body = openai_api.requests[0].json
-    assert body["model"] == "o3 mini Batch"
+    assert body["model"] == "gpt-5-mini"  # the gateway takes ids, not display names
     assert "temperature" not in body
     assert body["max_completion_tokens"] == 99 + REASONING_ALLOWANCE
     assert "max_tokens" not in body
