@@ -22,7 +22,7 @@ from typing import Self
 from openai import AsyncAzureOpenAI
 
 from handlers.providers.base import CallPolicy, require_env
-from handlers.providers.lifecycle import load_lifecycle
+from handlers.providers.lifecycle import Lifecycle, load_lifecycle
 from handlers.providers.llm.openai import OpenAICompatibleLanguageModel, is_reasoning_model
 
 DEFAULT_API_VERSION = "2024-10-21"
@@ -38,13 +38,14 @@ class AzureOpenAILanguageModel(OpenAICompatibleLanguageModel):
         *,
         secrets: Sequence[str] = (),
         api_version: str | None = None,
+        lifecycle: Lifecycle | None = None,
     ) -> None:
         # GA api-versions before 2024-12-01 know max_tokens for non-reasoning models only.
-        super().__init__(client, secrets=secrets, legacy_max_tokens=True)
+        super().__init__(client, secrets=secrets, legacy_max_tokens=True, lifecycle=lifecycle)
         self._api_version = api_version
 
     def query(self, model: str) -> Mapping[str, str] | None:
-        version = load_lifecycle().azure_api_version(
+        version = self._lifecycle.azure_api_version(
             model, self._api_version, reasoning=is_reasoning_model(model)
         )
         return {"api-version": version}
@@ -61,4 +62,6 @@ class AzureOpenAILanguageModel(OpenAICompatibleLanguageModel):
             timeout=policy.timeout_s,
             max_retries=policy.max_retries,
         )
-        return cls(client, secrets=[api_key], api_version=api_version)
+        return cls(
+            client, secrets=[api_key], api_version=api_version, lifecycle=load_lifecycle(env)
+        )

@@ -26,6 +26,7 @@ from typing import ClassVar, Self
 from openai import AsyncOpenAI
 
 from handlers.providers.base import CallPolicy, require_env
+from handlers.providers.lifecycle import load_lifecycle
 from handlers.providers.llm.openai import OpenAICompatibleLanguageModel
 
 
@@ -55,6 +56,7 @@ class GatewayLanguageModel(OpenAICompatibleLanguageModel):
             # Gateways in front of many vendors' models reliably accept max_tokens only.
             legacy_max_tokens=True,
             default_model=values[2] if len(values) > 2 else None,
+            lifecycle=load_lifecycle(env),
         )
 
 

@@ -1,14 +1,16 @@
 """OpenAI chat completions, streamed; also the chat-completion stream that Azure OpenAI and the
 OpenAI-compatible gateways share.
 
-``OPENAI_BASE_URL`` points this provider at any OpenAI-compatible server, e.g. Ollama
-(``http://localhost:11434/v1``), llama.cpp's ``llama-server`` (``http://localhost:8080/v1``) or
-vLLM (``http://localhost:8000/v1``); such servers usually accept any ``OPENAI_API_KEY`` value
-(and those that predate ``max_completion_tokens`` ignore the output-token limit).
+``OPENAI_LLM_BASE_URL`` (else ``OPENAI_BASE_URL``) points this provider at any
+OpenAI-compatible server, e.g. Ollama (``http://localhost:11434/v1``), llama.cpp's
+``llama-server`` (``http://localhost:8080/v1``) or vLLM (``http://localhost:8000/v1``); such
+servers usually accept any key (and those that predate ``max_completion_tokens`` ignore the
+output-token limit).
 
-Environment: ``OPENAI_API_KEY`` (required), ``OPENAI_BASE_URL``, ``OPENAI_ORG_ID`` and
-``OPENAI_PROJECT_ID`` (optional), plus the shared ``METAHUMAN_PROVIDER_TIMEOUT_S`` /
-``METAHUMAN_PROVIDER_MAX_RETRIES``, which configure the SDK's own timeout and retries.
+Environment: ``OPENAI_LLM_API_KEY`` or ``OPENAI_API_KEY`` (required), ``OPENAI_LLM_BASE_URL`` /
+``OPENAI_BASE_URL``, ``OPENAI_ORG_ID`` and ``OPENAI_PROJECT_ID`` (optional), plus the shared
+``METAHUMAN_PROVIDER_TIMEOUT_S`` / ``METAHUMAN_PROVIDER_MAX_RETRIES``, which configure the SDK's
+own timeout and retries.
 """
 
 from __future__ import annotations
@@ -17,17 +19,25 @@ import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import openai
 from openai import AsyncOpenAI, omit
 from openai.types.chat import ChatCompletionMessageParam
 
 from handlers.providers.base import LlmRequest, ProviderError
-from handlers.providers.lifecycle import PLAIN_CHAT, LlmOptions, ModelRefused, load_lifecycle
+from handlers.providers.lifecycle import (
+    PLAIN_CHAT,
+    Lifecycle,
+    LlmOptions,
+    ModelRefused,
+    load_lifecycle,
+)
 from handlers.providers.openai_common import (
     OPENAI_ERRORS,
     OpenAIClientProvider,
+    build_openai_client,
+    openai_api_key,
     openai_error,
 )
 
@@ -181,8 +191,10 @@ class OpenAICompatibleLanguageModel(OpenAIClientProvider):
         secrets: Sequence[str] = (),
         legacy_max_tokens: bool = False,
         default_model: str | None = None,
+        lifecycle: Lifecycle | None = None,
     ) -> None:
         super().__init__(client, secrets=secrets)
+        self._lifecycle = lifecycle or load_lifecycle()
         self._legacy_max_tokens = legacy_max_tokens
         self._default_model = default_model
         # Models this provider refused to stream (o3 for unverified organisations).
@@ -195,11 +207,11 @@ class OpenAICompatibleLanguageModel(OpenAIClientProvider):
             return self._default_model
         if self.maps_display_names:
             with contextlib.suppress(ModelRefused):
-                return load_lifecycle().resolve("llm", self.lifecycle_name, model).served
+                return self._lifecycle.resolve("llm", self.lifecycle_name, model).served
         return model
 
     def options(self, model: str) -> LlmOptions:
-        return load_lifecycle().llm_options(self.lifecycle_name, model)
+        return self._lifecycle.llm_options(self.lifecycle_name, model)
 
     def query(self, model: str) -> Mapping[str, str] | None:
         """Extra query parameters for ``model`` (Azure: its api-version)."""
@@ -239,5 +251,13 @@ class OpenAICompatibleLanguageModel(OpenAIClientProvider):
 class OpenAILanguageModel(OpenAICompatibleLanguageModel):
     """OpenAI chat completions, or any OpenAI-compatible server via ``OPENAI_BASE_URL``."""
 
-    # from_env is OpenAIClientProvider's: max_completion_tokens for every model, since OpenAI
-    # deprecated max_tokens, and local servers that predate the new name ignore it.
+    # max_completion_tokens for every model, since OpenAI deprecated max_tokens, and local
+    # servers that predate the new name ignore it.
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Self:
+        return cls(
+            build_openai_client(env, "LLM"),
+            secrets=(openai_api_key(env, "LLM"),),
+            lifecycle=load_lifecycle(env),
+        )
