@@ -33,7 +33,7 @@ class DownTts(NothingToClose):
 async def test_a_failing_stage_is_served_by_its_fallback(serve: ServeFn, stage: str) -> None:
     down = {"llm": DownLlm, "tts": DownTts}[stage]
     server = await serve(
-        factories={stage: {"openai": lambda env: down()}},  # type: ignore[dict-item]
+        factories={stage: {"openai": lambda env: down()}},
         env={f"METAHUMAN_{stage.upper()}_FALLBACK": "openai,local"},
     )
     sender, receiver = await server.pair()
