@@ -30,6 +30,8 @@ from generated.models import (
 )
 from handlers.providers.base import ChatMessage, LlmRequest, SttRequest, TtsRequest
 from handlers.providers.base import Stage as ProviderStage
+from handlers.providers.choice import choose_model
+from handlers.providers.lifecycle import ModelRefused
 
 DEFAULT_INSTRUCTIONS = (
     "You are a friendly digital human having a spoken conversation. "
@@ -147,6 +149,15 @@ def _merge_stage(stage: ProviderStage, current: Any, update: Any, check: Provide
             if "voice" in merged:
                 merged["voice"] = entry.default_voice
     merged.update(changes)
+    try:  # the lifecycle: a retired model's successor; a voice the model does not take
+        merged = choose_model(stage, merged, changes)
+    except ModelRefused as refused:
+        raise ClientError(
+            ErrorCode(refused.code),
+            refused.message,
+            stage=Stage(stage),
+            provider=str(merged["provider"]),
+        ) from None
     return type(current).model_validate(merged)
 
 

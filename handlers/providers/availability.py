@@ -3,17 +3,22 @@
     python -m handlers.providers.availability      (or: metahuman-chat-providers)
 
 A provider is available when its package imports and its credentials are in the environment;
-nothing is sent over the network.
+nothing is sent over the network. After the providers it lists the default models that are
+deprecated or retired (model lifecycle: what serves them, or that nothing does) and the failover
+lists (METAHUMAN_<STAGE>_FALLBACK).
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import sys
 from collections.abc import Mapping
 
 from handlers.providers.base import Stage
+from handlers.providers.fallback import FallbackConfig
+from handlers.providers.lifecycle import load_lifecycle
 from handlers.providers.registry import PROVIDER_PATHS, ProviderRegistry
 
 STAGES: tuple[Stage, ...] = ("stt", "llm", "tts")
@@ -39,6 +44,16 @@ async def _unavailable_reasons(env: Mapping[str, str]) -> dict[Stage, dict[str, 
         await registry.aclose()
 
 
+def outdated_defaults(env: Mapping[str, str], today: dt.date | None = None) -> list[str]:
+    """One line per default model that is deprecated or retired on ``today``."""
+    lifecycle = load_lifecycle(env)
+    return [
+        f"{found.stage} {found.provider} {found.requested}: {found.status}"
+        + (f"; {found.notice}" if found.notice else "")
+        for found in lifecycle.outdated_defaults(today=today)
+    ]
+
+
 def main() -> None:
     report = availability(os.environ)
     for stage, providers in report.items():
@@ -46,6 +61,14 @@ def main() -> None:
         width = max(len(name) for name in providers)
         for name, reason in providers.items():
             print(f"  {name:<{width}}  {'ok' if reason is None else 'unavailable: ' + reason}")
+    outdated = outdated_defaults(os.environ)
+    print("default models:", "all active" if not outdated else "")
+    for line in outdated:
+        print(f"  {line}")
+    chains = FallbackConfig.from_env(os.environ).chains
+    for stage, names in chains.items():
+        if names:
+            print(f"{stage} failover: {' -> '.join(names)}")
     sys.stdout.flush()
 
 

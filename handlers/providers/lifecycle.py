@@ -299,11 +299,14 @@ class Lifecycle:
         entry = self.entry("llm", provider, model)
         return PLAIN_CHAT if entry is None or entry.llm_options is None else entry.llm_options
 
-    def azure_api_version(self, deployment: str, configured: str | None) -> str:
+    def azure_api_version(
+        self, deployment: str, configured: str | None, *, reasoning: bool = False
+    ) -> str:
         """The api-version to call ``deployment`` with: ``configured`` (or the default), raised
-        to the first version that serves reasoning deployments when the deployment is one."""
+        to the first version that serves reasoning deployments when the deployment is one (by
+        the data, or ``reasoning`` for deployment names the data does not know)."""
         chosen = configured or self._azure_api_versions["default"]
-        if not self.llm_options("azure", deployment).reasoning:
+        if not (reasoning or self.llm_options("azure", deployment).reasoning):
             return chosen
         needed = self._azure_api_versions["reasoning_min"]
         # api-versions start with their date (2024-12-01-preview): compare the dates.

@@ -4,7 +4,7 @@ from the environment, the base of providers over one client, and the OpenAI erro
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Self
+from typing import ClassVar, Literal, Self
 
 import httpx2
 import openai
@@ -23,15 +23,33 @@ OPENAI_ERRORS: tuple[type[Exception], ...] = (openai.OpenAIError, httpx2.HTTPErr
 streamed body, ValueError for a malformed event. ``openai_error`` makes them ProviderError."""
 
 
-def build_openai_client(env: Mapping[str, str]) -> AsyncOpenAI:
-    """An AsyncOpenAI client from ``env``; the SDK's timeout and retries come from CallPolicy."""
-    (api_key,) = require_env(env, "OPENAI_API_KEY")
+StageName = Literal["STT", "LLM", "TTS"]
+
+
+def stage_setting(env: Mapping[str, str], stage: StageName | None, name: str) -> str | None:
+    """``OPENAI_<STAGE>_<NAME>`` when set, else ``OPENAI_<NAME>``: each stage can run on its own
+    OpenAI-compatible server (faster-whisper for STT, Kokoro for TTS, vLLM for the LLM)."""
+    own = env.get(f"OPENAI_{stage}_{name}") if stage else None
+    return own or env.get(f"OPENAI_{name}") or None
+
+
+def openai_api_key(env: Mapping[str, str], stage: StageName | None = None) -> str:
+    key = stage_setting(env, stage, "API_KEY")
+    if key is None:
+        require_env(env, "OPENAI_API_KEY")  # raises, naming the variable
+    assert key is not None
+    return key
+
+
+def build_openai_client(env: Mapping[str, str], stage: StageName | None = None) -> AsyncOpenAI:
+    """An AsyncOpenAI client from ``env`` for ``stage`` (its own base URL and key when set);
+    the SDK's timeout and retries come from CallPolicy."""
     policy = CallPolicy.from_env(env)
     return AsyncOpenAI(
-        api_key=api_key,
+        api_key=openai_api_key(env, stage),
         organization=env.get("OPENAI_ORG_ID") or None,
         project=env.get("OPENAI_PROJECT_ID") or None,
-        base_url=env.get("OPENAI_BASE_URL") or None,
+        base_url=stage_setting(env, stage, "BASE_URL"),
         timeout=policy.timeout_s,
         max_retries=policy.max_retries,
     )
@@ -61,13 +79,16 @@ def openai_error(exc: BaseException, what: str, secrets: Sequence[str] = ()) -> 
 class OpenAIClientProvider:
     """Base of the providers that serve every session through one AsyncOpenAI-like client."""
 
+    stage: ClassVar[StageName | None] = None
+    """Which ``OPENAI_<STAGE>_BASE_URL`` / ``_API_KEY`` this provider reads first."""
+
     def __init__(self, client: AsyncOpenAI, *, secrets: Sequence[str] = ()) -> None:
         self._client = client
         self._secrets = tuple(secrets)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self:
-        return cls(build_openai_client(env), secrets=(env["OPENAI_API_KEY"],))
+        return cls(build_openai_client(env, cls.stage), secrets=(openai_api_key(env, cls.stage),))
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool (process shutdown, tests)."""

@@ -7,11 +7,15 @@ use, so a vendor SDK is loaded only when that provider is used.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
+import logging
 import threading
 from collections.abc import Callable, Mapping
-from typing import cast
+from typing import Any, cast
 
+from generated.catalog import CATALOG
+from generated.models import Stage as ContractStage
 from handlers.providers.base import (
     LanguageModel,
     Provider,
@@ -20,6 +24,8 @@ from handlers.providers.base import (
     Stage,
     TextToSpeech,
 )
+from handlers.providers.fallback import WRAPPERS, Candidate, CircuitBreaker, FallbackConfig
+from handlers.providers.lifecycle import ModelRefused, load_lifecycle
 
 STT_PROVIDERS: dict[str, str] = {
     "local": "handlers.providers.stt.local:LocalSpeechToText",
@@ -50,6 +56,8 @@ PROVIDER_PATHS: dict[Stage, dict[str, str]] = {
     "llm": LLM_PROVIDERS,
     "tts": TTS_PROVIDERS,
 }
+
+logger = logging.getLogger(__name__)
 
 Factory = Callable[[Mapping[str, str]], object]
 """Builds a provider from the environment; raises ProviderUnavailable."""
@@ -86,6 +94,13 @@ class ProviderRegistry:
         self._instances: dict[tuple[Stage, str], Provider] = {}
         self._builds: dict[tuple[Stage, str], asyncio.Future[Provider]] = {}
         self._lock = threading.Lock()
+        # Failover (handlers.providers.fallback): wrappers of the providers the operator lists.
+        self._fallback = FallbackConfig.from_env(self._env)
+        self._breakers = {
+            stage: CircuitBreaker(self._fallback.failures, self._fallback.cooldown_s)
+            for stage in PROVIDER_PATHS
+        }
+        self._wrappers: dict[tuple[Stage, str], Provider] = {}
 
     def names(self, stage: Stage) -> list[str]:
         return sorted(set(PROVIDER_PATHS[stage]) | set(self._factories.get(stage, {})))
@@ -110,14 +125,47 @@ class ProviderRegistry:
             raise ProviderUnavailable(f"unknown {stage} provider {name!r}")
         return _import_factory(path)
 
+    def _served(self, stage: Stage, name: str) -> Provider:
+        """The provider that serves sessions choosing ``name``: itself, or its failover wrapper
+        when the operator lists it (METAHUMAN_<STAGE>_FALLBACK)."""
+        chain = self._fallback.chain(stage, name)
+        primary = self._get(stage, name)
+        if len(chain) == 1:
+            return primary
+        key = (stage, name)
+        with self._lock:
+            wrapper = self._wrappers.get(key)
+        if wrapper is not None:
+            return wrapper
+        candidates: list[Candidate[Any]] = [Candidate(name, primary)]
+        for other in chain[1:]:
+            try:
+                candidates.append(self._fallback_candidate(stage, other))
+            except ProviderUnavailable as exc:
+                logger.warning("%s fallback %s is unavailable: %s", stage, other, exc)
+        built = cast(Provider, WRAPPERS[stage](candidates, self._breakers[stage]))
+        with self._lock:
+            return self._wrappers.setdefault(key, built)
+
+    def _fallback_candidate(self, stage: Stage, name: str) -> Candidate[Any]:
+        """``name`` as a fallback: it serves with its own default model (and voice)."""
+        provider = self._get(stage, name)
+        lifecycle = load_lifecycle(self._env)
+        entry = CATALOG.get(ContractStage(stage), {}).get(name)
+        model = lifecycle.default(stage, name) or (entry.default_model if entry else "default")
+        with contextlib.suppress(ModelRefused):
+            model = lifecycle.resolve(stage, name, model).served
+        voice = entry.default_voice if entry is not None and stage == "tts" else None
+        return Candidate(name, provider, model, voice)
+
     def stt(self, name: str) -> SpeechToText:
-        return cast(SpeechToText, self._get("stt", name))
+        return cast(SpeechToText, self._served("stt", name))
 
     def llm(self, name: str) -> LanguageModel:
-        return cast(LanguageModel, self._get("llm", name))
+        return cast(LanguageModel, self._served("llm", name))
 
     def tts(self, name: str) -> TextToSpeech:
-        return cast(TextToSpeech, self._get("tts", name))
+        return cast(TextToSpeech, self._served("tts", name))
 
     async def unavailable_reason(self, stage: Stage, name: str) -> str | None:
         """Why ``name`` cannot serve ``stage`` here, or None when it can.
@@ -131,7 +179,7 @@ class ProviderRegistry:
                 return None
         build = self._builds.get(key)
         if build is None:
-            build = asyncio.ensure_future(asyncio.to_thread(self._get, stage, name))
+            build = asyncio.ensure_future(asyncio.to_thread(self._served, stage, name))
             self._builds[key] = build
             build.add_done_callback(lambda _: self._builds.pop(key, None))
         try:

@@ -30,19 +30,64 @@ from tests.fakes.aws_common import LoopbackEndpoint, client_hung_up, sigv4_probl
 
 Scenario = Literal["ok", "throttle", "error500", "hang", "stream_exception"]
 
-MODELS = frozenset(
+# Rules of the real service, from AWS's and Anthropic's documentation and live reports (not from
+# the adapter or lifecycle.yaml):
+# * end-of-life versions answer 404 ResourceNotFoundException (Bedrock model lifecycle guide;
+#   the text seen live in aws-solutions-library-samples/...#708, 2026-08-29): Claude 1.x/2.x and
+#   Instant (Anthropic retired them 2024-2025), Claude 3.5 Haiku (EOL 2026-06-19) and Claude 3
+#   Sonnet (EOL 2026-07-30, BerriAI/litellm#28704), Claude Sonnet 4 (EOL 2026-10-14,
+#   browser-use/browser-use#5448);
+# * Claude 4.x base ids take no on-demand throughput: 400 ValidationException naming inference
+#   profiles (Bedrock inference-profiles guide; UKGovernmentBEIS/inspect_ai#2058);
+# * an id Bedrock does not know: 400 ValidationException "The provided model identifier is
+#   invalid." (sblakey/llm-bedrock-anthropic#8).
+END_OF_LIFE = frozenset(
     {
         "anthropic.claude-instant-v1",
         "anthropic.claude-v2",
+        "anthropic.claude-v2:1",
         "anthropic.claude-v1",
         "anthropic.claude-3-5-haiku-20241022-v1:0",
-        # Claude Haiku 4.5 through its cross-Region inference profiles (Bedrock user guide,
-        # "Supported Regions and models for inference profiles").
-        "global.anthropic.claude-haiku-4-5-20251001-v1:0",
-        "us.anthropic.claude-haiku-4-5-20251001-v1:0",
-        "eu.anthropic.claude-haiku-4-5-20251001-v1:0",
+        "anthropic.claude-3-sonnet-20240229-v1:0",
+        "anthropic.claude-sonnet-4-20250514-v1:0",
     }
 )
+EOL_MESSAGE = (
+    "This model version has reached the end of its life. "
+    "Please refer to the AWS documentation for more details."
+)
+BASE_MODELS_4X = frozenset(
+    {
+        "anthropic.claude-haiku-4-5-20251001-v1:0",
+        "anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "anthropic.claude-opus-4-5-20251101-v1:0",
+        "anthropic.claude-sonnet-4-6",
+        "anthropic.claude-opus-4-6-v1",
+    }
+)
+# Cross-Region inference profiles of the 4.x models (Bedrock user guide, "Supported Regions and
+# models for inference profiles"; Claude Code's Bedrock docs).
+MODELS = frozenset(
+    {f"{geo}.{base}" for geo in ("us", "eu", "global") for base in BASE_MODELS_4X}
+    | {"anthropic.claude-3-haiku-20240307-v1:0"}
+)
+
+
+def model_problem(model_id: str) -> tuple[int, str, str] | None:
+    """(status, error type, message) Bedrock answers for ``model_id``, or None when it serves it."""
+    if model_id in END_OF_LIFE:
+        return 404, "ResourceNotFoundException", EOL_MESSAGE
+    if model_id in BASE_MODELS_4X:
+        return (
+            400,
+            "ValidationException",
+            f"Invocation of model ID {model_id} with on-demand throughput isn't supported. "
+            "Retry your request with the ID or ARN of an inference profile that contains "
+            "this model.",
+        )
+    if model_id not in MODELS:
+        return 400, "ValidationException", "The provided model identifier is invalid."
+    return None
 
 
 @dataclass
@@ -101,8 +146,9 @@ class FakeBedrockRuntime(LoopbackEndpoint):
         call.problem = sigv4_problem(request.headers.get("Authorization"), "bedrock")
         if call.problem is not None:
             return _error(403, "UnrecognizedClientException", call.problem)
-        if model_id not in MODELS:
-            return _error(400, "ValidationException", "The provided model identifier is invalid.")
+        refused = model_problem(model_id)
+        if refused is not None:
+            return _error(*refused)
         call.problem = _body_problem(body)
         if call.problem is not None:
             return _error(400, "ValidationException", call.problem)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import re
 import socket
@@ -73,6 +74,41 @@ SPEECH_VOICES = frozenset(
     {"alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer"}
     | {"verse", "marin", "cedar"}
 )
+# tts-1 and tts-1-hd take the first nine voices only (OpenAI text-to-speech guide, "Voice
+# options"; a 400 for ballad on tts-1 was reported live, anasfik/openai#224).
+TTS_1_VOICES = ("alloy", "ash", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer")
+SPEECH_VOICES_BY_MODEL = {"tts-1": TTS_1_VOICES, "tts-1-hd": TTS_1_VOICES}
+# Chat models past their shutdown date answer 404 model_not_found (OpenAI deprecations page:
+# 2026-10-23 shutdowns of the GPT-3.5/GPT-4 family, o1 and o3-mini; 2026-12-11 gpt-5 and o3;
+# 2027-01-14 gpt-4o/gpt-4.1 snapshots). Written from the page, not from lifecycle.yaml.
+CHAT_SHUTDOWNS: dict[str, dt.date] = {
+    **dict.fromkeys(
+        (
+            "gpt-3.5-turbo", "gpt-3.5-turbo-0125", "gpt-3.5-turbo-1106", "gpt-4", "gpt-4-0613",
+            "gpt-4-turbo", "gpt-4-turbo-2024-04-09", "gpt-4-1106-preview", "gpt-4o-2024-05-13",
+            "o1", "o1-2024-12-17", "o3-mini", "o3-mini-2025-01-31", "o4-mini",
+            "o4-mini-2025-04-16", "gpt-4.1-nano",
+        ),
+        dt.date(2026, 10, 23),
+    ),
+    **dict.fromkeys(("gpt-5", "gpt-5-mini", "o3", "o3-2025-04-16"), dt.date(2026, 12, 11)),
+    **dict.fromkeys(
+        ("gpt-4o", "gpt-4o-mini", "gpt-4o-mini-2024-07-18", "gpt-4.1", "gpt-4.1-mini"),
+        dt.date(2027, 1, 14),
+    ),
+}  # fmt: skip
+# o3 streams only for verified organisations (OpenAI help center; 400 reported in
+# chatboxai/chatbox#2263 and BeehiveInnovations/pal-mcp-server#134, wire text below).
+STREAM_NEEDS_VERIFICATION = re.compile(r"^o3(-\d{4}-\d{2}-\d{2})?$")
+UNVERIFIED_STREAM_MESSAGE = (
+    "Your organization must be verified to stream this model. Please go to: "
+    "https://platform.openai.com/settings/organization/general and click on Verify "
+    "Organization. If you just verified, it can take up to 15 minutes for access to propagate."
+)
+# Azure OpenAI serves o-series (and gpt-5) deployments from api-version 2024-12-01-preview on
+# (learn.microsoft.com "Azure OpenAI reasoning models"; 400 text from
+# Azure-Samples/azure-search-openai-demo#2496).
+AZURE_REASONING_MIN_API_VERSION = "2024-12-01"
 SPEECH_FORMATS = frozenset({"mp3", "opus", "aac", "flac", "wav", "pcm"})
 SPEECH_RATE = 24_000
 AUDIO_EXTENSIONS = (".flac", ".mp3", ".mp4", ".mpeg", ".mpga", ".m4a", ".ogg", ".wav", ".webm")
@@ -415,6 +451,16 @@ class FakeOpenAIApi(FakeHttpApi):
         """Pause between pieces, so that the client reads them separately."""
         self.azure_deployments: frozenset[str] | None = None
         """Deployments that exist; None: any name does."""
+        self.today = dt.date(2026, 11, 30)
+        """The date the shutdown rules are applied on."""
+        self.verified_organization = False
+        """Whether the key's organisation is verified (o3 streams only then)."""
+        self.reasoning_tokens = 1024
+        """Completion tokens a reasoning model spends thinking before its visible reply."""
+        self.azure_async_filter = False
+        """Azure's asynchronous content filter: filter results in chunks with no delta."""
+        self.model_ids_only_gateways = frozenset({"bayer"})
+        """Gateways that take model ids only (myGenAssist): a display name is not a model."""
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -430,7 +476,28 @@ class FakeOpenAIApi(FakeHttpApi):
     # --- chat ------------------------------------------------------------------------------
 
     async def _chat(self, call: Call) -> web.StreamResponse:
-        return self.check_bearer(call) or await self._chat_answer(call, azure=False)
+        denied = self.check_bearer(call)
+        if denied is not None:
+            return denied
+        body = call.recorded.json
+        model = body.get("model") if isinstance(body, dict) else None
+        if isinstance(model, str):
+            gateway = call.recorded.match.get("gateway")
+            shutdown = CHAT_SHUTDOWNS.get(model)
+            if gateway is None and shutdown is not None and shutdown <= self.today:
+                return self.model_not_found(model)
+            if gateway in self.model_ids_only_gateways and re.search(r"[A-Z\s]", model):
+                return self.model_not_found(model)
+            if (
+                gateway is None
+                and body.get("stream")
+                and STREAM_NEEDS_VERIFICATION.match(model)
+                and not self.verified_organization
+            ):
+                return self.error(
+                    400, UNVERIFIED_STREAM_MESSAGE, param="stream", code="unsupported_value"
+                )
+        return await self._chat_answer(call, azure=False)
 
     async def _azure_chat(self, call: Call) -> web.StreamResponse:
         recorded = call.recorded
@@ -449,7 +516,30 @@ class FakeOpenAIApi(FakeHttpApi):
                 "The API deployment for this resource does not exist.",
                 code="DeploymentNotFound",
             )
+        version = recorded.query["api-version"]
+        if (
+            CHAT_REASONING_MODEL.match(deployment)
+            and version[:10] < AZURE_REASONING_MIN_API_VERSION
+        ):
+            return web.json_response(
+                {
+                    "error": {
+                        "code": "BadRequest",
+                        "message": f"Model {deployment} is enabled only for api versions "
+                        "2024-12-01-preview and later",
+                    }
+                },
+                status=400,
+            )
         return await self._chat_answer(call, azure=True)
+
+    def model_not_found(self, model: str) -> web.Response:
+        """OpenAI's answer for a model that does not exist (or no longer does)."""
+        return self.error(
+            404,
+            f"The model `{model}` does not exist or you do not have access to it.",
+            code="model_not_found",
+        )
 
     def reply_for(self, messages: list[dict[str, Any]]) -> str:
         if self.chat_reply is not None:
@@ -508,6 +598,14 @@ class FakeOpenAIApi(FakeHttpApi):
             return problem
         model: str = body["model"]
         reply = self.reply_for(body["messages"])
+        finish_reason = "stop"
+        budget = body.get("max_completion_tokens")
+        if CHAT_REASONING_MODEL.match(model) and isinstance(budget, int):
+            # Hidden reasoning is paid from max_completion_tokens first: a small budget ends
+            # in finish_reason "length" and an empty (or cut) visible reply.
+            visible = max(0, budget - self.reasoning_tokens)
+            if visible < len(words(reply)):
+                reply, finish_reason = "".join(words(reply)[:visible]), "length"
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
         usage = {
@@ -527,7 +625,7 @@ class FakeOpenAIApi(FakeHttpApi):
                             "index": 0,
                             "message": {"role": "assistant", "content": reply, "refusal": None},
                             "logprobs": None,
-                            "finish_reason": "stop",
+                            "finish_reason": finish_reason,
                         }
                     ],
                     "usage": usage,
@@ -574,8 +672,36 @@ class FakeOpenAIApi(FakeHttpApi):
                 )
             )
         pieces.append(chunk({"role": "assistant", "content": "", "refusal": None}))
-        pieces.extend(chunk({"content": token}) for token in words(reply))
-        pieces.append(chunk({}, "stop"))
+        pieces.extend(chunk({"content": token}) for token in (words(reply) if reply else []))
+        pieces.append(chunk({}, finish_reason))
+        if azure and self.azure_async_filter:
+            # The asynchronous filter's verdict comes after the content it covers, in a choice
+            # with no delta (openai/openai-python#1677, langchain-ai/langchain#18977).
+            size = len(reply)
+            pieces.append(
+                sse(
+                    {
+                        "id": completion_id,
+                        "object": "chat.completion.chunk",
+                        "created": created,
+                        "model": model,
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": None,
+                                "content_filter_results": {
+                                    "hate": {"filtered": False, "severity": "safe"}
+                                },
+                                "content_filter_offsets": {
+                                    "check_offset": 0,
+                                    "start_offset": 0,
+                                    "end_offset": size,
+                                },
+                            }
+                        ],
+                    }
+                )
+            )
         if (body.get("stream_options") or {}).get("include_usage"):
             pieces.append(
                 sse(
@@ -615,11 +741,16 @@ class FakeOpenAIApi(FakeHttpApi):
         model, voice, text = body.get("model"), body.get("voice"), body.get("input")
         response_format = body.get("response_format", "mp3")
         if model not in SPEECH_MODELS:
+            return self.model_not_found(str(model))
+        voices = SPEECH_VOICES_BY_MODEL.get(str(model), tuple(sorted(SPEECH_VOICES)))
+        if voice not in voices:
+            # The shape of the API's validation error (openai/openai-node#1284).
+            expected = ", ".join(f"'{v}'" for v in voices)
             return self.error(
-                404, f"The model `{model}` does not exist.", code="model_not_found", param="model"
+                400,
+                f"[{{'type': 'enum', 'loc': ('body', 'voice'), 'msg': \"Input should be "
+                f"{expected}\", 'input': {voice!r}, 'ctx': {{'expected': \"{expected}\"}}}}]",
             )
-        if voice not in SPEECH_VOICES:
-            return self.error(400, f"Invalid value for 'voice': {voice!r}.", param="voice")
         if not isinstance(text, str) or not text or len(text) > 4096:
             return self.error(400, "'input' must be 1 to 4096 characters", param="input")
         if response_format not in SPEECH_FORMATS:

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from handlers.audio import parse_wav, resample_pcm16
 from handlers.config import ServerConfig
+from handlers.providers.lifecycle import load_lifecycle
 from handlers.providers.registry import ProviderRegistry
 from handlers.server import create_app
 from tests.contract.validation import validate_event
@@ -135,8 +136,12 @@ async def test_bedrock_and_polly_behind_local_recognition(
     (transcript,) = events["request.transcribe.done"]
     assert "weather" in transcript["text"]
     (reply,) = events["response.text"]
-    assert reply["text"].startswith("anthropic.claude-v2 heard: " + transcript["text"])
-    assert bedrock.calls[-1].model_id == "anthropic.claude-v2"
+    # The seed's claude-v2 is end-of-life on Bedrock (the fake answers it 404, as Bedrock does):
+    # session.update served it with its successor's inference profile.
+    served = load_lifecycle().resolve("llm", "aws", "anthropic.claude-v2").served
+    assert served != "anthropic.claude-v2"
+    assert reply["text"].startswith(f"{served} heard: " + transcript["text"])
+    assert bedrock.calls[-1].model_id == served
     deltas = events["response.audio.delta"]
     assert [d["sequence"] for d in deltas] == list(range(len(deltas)))
     assert deltas[-1]["final"] and not any(d["final"] for d in deltas[:-1])

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from generated.catalog import CATALOG
+from generated.catalog import CATALOG, LLM
 from generated.models import LlmProvider, SttProvider, TtsProvider
 from generated.models import Stage as ContractStage
 from handlers.providers.base import (
@@ -87,7 +87,7 @@ ENTRIES = (
     Entry("stt", "mistral", MistralSpeechToText, upstreams.mistral, model="voxtral-mini-latest"),
     Entry("llm", "local", LocalLanguageModel, None, model="eliza"),
     Entry("llm", "openai", OpenAILanguageModel, upstreams.openai, model="gpt-4o-mini"),
-    Entry("llm", "aws", BedrockLanguageModel, upstreams.bedrock, model="anthropic.claude-v2"),
+    Entry("llm", "aws", BedrockLanguageModel, upstreams.bedrock, model=LLM["aws"].default_model),
     Entry("llm", "azure", AzureOpenAILanguageModel, upstreams.azure_openai, model="gpt-4o"),
     Entry("llm", "aigames", AiGamesLanguageModel, upstreams.aigames, model="ATLAS"),
     Entry("llm", "clarity", ClarityLanguageModel, upstreams.clarity),

@@ -29,7 +29,7 @@ def provider(bedrock: FakeBedrockRuntime, **env: str) -> BedrockLanguageModel:
     )
 
 
-def request(model: str = "anthropic.claude-v2", **overrides: object) -> LlmRequest:
+def request(model: str = LLM["aws"].default_model, **overrides: object) -> LlmRequest:
     fields: dict[str, object] = {
         "model": model,
         "instructions": "You are a friendly digital human. Answer briefly.",
@@ -75,7 +75,7 @@ async def test_streams_converse_deltas(bedrock: FakeBedrockRuntime) -> None:
 
     [call] = bedrock.calls
     assert call.problem is None  # SigV4 scope (key, region, bedrock), a valid Converse body
-    assert call.model_id == "anthropic.claude-v2"
+    assert call.model_id == LLM["aws"].default_model
     assert f"Credential={ACCESS_KEY_ID}/" in call.headers["Authorization"]
     assert f"/{REGION}/bedrock/aws4_request" in call.headers["Authorization"]
     assert call.body == {
@@ -88,7 +88,7 @@ async def test_streams_converse_deltas(bedrock: FakeBedrockRuntime) -> None:
         "inferenceConfig": {"temperature": 0.4, "maxTokens": 200},
     }
     assert len(deltas) > 5
-    assert "".join(deltas) == call.answered == reply_for("anthropic.claude-v2", call.body)
+    assert "".join(deltas) == call.answered == reply_for(LLM["aws"].default_model, call.body)
 
 
 async def test_default_model_and_optional_fields(bedrock: FakeBedrockRuntime) -> None:
@@ -108,7 +108,7 @@ async def test_default_model_and_optional_fields(bedrock: FakeBedrockRuntime) ->
 
 
 async def test_model_id_with_a_colon(bedrock: FakeBedrockRuntime) -> None:
-    model = "anthropic.claude-3-5-haiku-20241022-v1:0"
+    model = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
     deltas = await collect(provider(bedrock).respond(request(model)))
 
     assert bedrock.calls[0].model_id == model

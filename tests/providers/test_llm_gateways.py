@@ -13,6 +13,7 @@ from handlers.providers.llm.gateways import (
     ClarityLanguageModel,
     GatewayLanguageModel,
 )
+from handlers.providers.llm.openai import REASONING_ALLOWANCE
 from tests.fakes import upstreams
 from tests.fakes.common import Builders, collect
 from tests.fakes.openai_api import FakeOpenAIApi
@@ -59,7 +60,9 @@ async def test_streams_from_the_gateway(
     (seen,) = openai_api.requests
     assert seen.path == f"/{prefix.lower()}/v1/chat/completions"
     assert seen.bearer_token == openai_api.api_key
-    assert seen.json["model"] == (model if model != "default" else "clarity-large")
+    # Clarity's "default" is CLARITY_MODEL; Bayer takes ids, not the display names.
+    sent = {"default": "clarity-large", "GPT-4o mini": "gpt-4o-mini"}.get(model, model)
+    assert seen.json["model"] == sent
     assert seen.json["max_tokens"] == 40
     assert seen.json["messages"][0] == {"role": "system", "content": "Be concise."}
 
@@ -77,15 +80,15 @@ async def test_bayer_reasoning_display_names_get_no_temperature(
 ) -> None:
     deltas = await collect(
         build(BayerLanguageModel, "BAYER").respond(
-            request("o3 mini Batch", temperature=0.7, max_output_tokens=99)
+            request("GPT-5 Mini", temperature=0.7, max_output_tokens=99)
         )
     )
 
     assert "".join(deltas) == "You said: What time is it?"
     body = openai_api.requests[0].json
-    assert body["model"] == "o3 mini Batch"
+    assert body["model"] == "gpt-5-mini"  # the gateway takes ids, not display names
     assert "temperature" not in body
-    assert body["max_completion_tokens"] == 99
+    assert body["max_completion_tokens"] == 99 + REASONING_ALLOWANCE
     assert "max_tokens" not in body
 
 

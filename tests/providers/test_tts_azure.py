@@ -6,7 +6,7 @@ import pytest
 
 from handlers.providers.base import PcmChunk, ProviderError, ProviderUnavailable, TtsRequest
 from handlers.providers.registry import ProviderRegistry
-from handlers.providers.tts.azure import AzureTextToSpeech, build_ssml
+from handlers.providers.tts.azure import AzureTextToSpeech, build_ssml, synthesis_url
 from tests.fakes.azure_speech import KEY, AzureSpeechFake
 
 
@@ -145,3 +145,39 @@ def test_ssml_document() -> None:
         '<voice xml:lang="en-US" xml:gender="Female" name="en-US-SaraNeural">'
         '<prosody rate="+0%">a &lt; b</prosody></voice></speak>'
     )
+
+
+# The endpoint forms the Azure portal shows (Keys and Endpoint page) and the synthesis URL each
+# needs (learn.microsoft.com: rest-text-to-speech; speech-services-private-link, "Construct
+# endpoint URL": a custom subdomain takes the service as the first path element).
+ENDPOINT_FORMS = {
+    "https://westeurope.tts.speech.microsoft.com": (
+        "https://westeurope.tts.speech.microsoft.com/cognitiveservices/v1"
+    ),
+    "https://westeurope.tts.speech.microsoft.com/cognitiveservices/v1": (
+        "https://westeurope.tts.speech.microsoft.com/cognitiveservices/v1"
+    ),
+    "https://westeurope.api.cognitive.microsoft.com/": (
+        "https://westeurope.tts.speech.microsoft.com/cognitiveservices/v1"
+    ),
+    "https://westeurope.api.cognitive.microsoft.com/sts/v1.0/issuetoken": (
+        "https://westeurope.tts.speech.microsoft.com/cognitiveservices/v1"
+    ),
+    "https://chinaeast2.api.cognitive.azure.cn": (
+        "https://chinaeast2.tts.speech.azure.cn/cognitiveservices/v1"
+    ),
+    "https://my-speech.cognitiveservices.azure.com/": (
+        "https://my-speech.cognitiveservices.azure.com/tts/cognitiveservices/v1"
+    ),
+    "https://westeurope.voice.speech.microsoft.com/cognitiveservices/v1?deploymentId=abc": (
+        "https://westeurope.voice.speech.microsoft.com/cognitiveservices/v1?deploymentId=abc"
+    ),
+    "http://127.0.0.1:5000": "http://127.0.0.1:5000/cognitiveservices/v1",
+}
+
+
+@pytest.mark.parametrize(("endpoint", "url"), ENDPOINT_FORMS.items())
+def test_every_endpoint_form_of_the_portal_maps_to_the_synthesis_url(
+    endpoint: str, url: str
+) -> None:
+    assert synthesis_url(endpoint) == url

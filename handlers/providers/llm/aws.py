@@ -4,16 +4,15 @@ Text deltas (``contentBlockDelta`` events) are yielded as they arrive: the event
 stream is read in a worker thread (boto3 is synchronous) and each delta is handed
 to the event loop at once.
 
-Models: any Bedrock model id or inference profile id that supports ConverseStream
-is passed through. The contract's ids (``anthropic.claude-instant-v1``, the default,
-``anthropic.claude-v2``, ``anthropic.claude-v1``) are legacy. AWS lists Converse,
-ConverseStream and system prompts for "Anthropic Claude 2.x and earlier", so the
-request shape is right for them, but Anthropic has retired Claude Instant (2024) and
-Claude 2.x (2025) and Bedrock marks such versions Legacy and then end-of-life;
-``anthropic.claude-v1`` left Bedrock before Converse existed. Expect live accounts to
-refuse these ids (ValidationException / ResourceNotFoundException, surfaced as a
-non-transient ProviderError naming the model) and configure a current id, e.g.
-``anthropic.claude-3-5-haiku-20241022-v1:0`` or a ``us.``/``eu.`` inference profile.
+Models: any Bedrock model id or inference profile id that supports ConverseStream is passed
+through; the default is the contract's (``global.anthropic.claude-haiku-4-5-20251001-v1:0``, a
+cross-Region inference profile). The seed's ids (``anthropic.claude-instant-v1``,
+``anthropic.claude-v2``, ``anthropic.claude-v1``) are end-of-life on Bedrock (404
+ResourceNotFoundException) and Claude 4.x base ids take no on-demand throughput (400
+ValidationException): ``session.update`` serves them through the model lifecycle
+(``handlers/providers/lifecycle.yaml``: the successor's inference profile), so such ids reach
+this adapter only when an operator turns the mapping off; Bedrock's error then comes back as a
+non-transient ProviderError naming the model.
 
 Conversation shaping: Converse wants the first message from the user and roles that
 alternate, so leading assistant turns (a greeting) are dropped and consecutive turns

@@ -1,28 +1,43 @@
 """OpenAI chat completions, streamed; also the chat-completion stream that Azure OpenAI and the
 OpenAI-compatible gateways share.
 
-``OPENAI_BASE_URL`` points this provider at any OpenAI-compatible server, e.g. Ollama
-(``http://localhost:11434/v1``), llama.cpp's ``llama-server`` (``http://localhost:8080/v1``) or
-vLLM (``http://localhost:8000/v1``); such servers usually accept any ``OPENAI_API_KEY`` value
-(and those that predate ``max_completion_tokens`` ignore the output-token limit).
+``OPENAI_LLM_BASE_URL`` (else ``OPENAI_BASE_URL``) points this provider at any
+OpenAI-compatible server, e.g. Ollama (``http://localhost:11434/v1``), llama.cpp's
+``llama-server`` (``http://localhost:8080/v1``) or vLLM (``http://localhost:8000/v1``); such
+servers usually accept any key (and those that predate ``max_completion_tokens`` ignore the
+output-token limit).
 
-Environment: ``OPENAI_API_KEY`` (required), ``OPENAI_BASE_URL``, ``OPENAI_ORG_ID`` and
-``OPENAI_PROJECT_ID`` (optional), plus the shared ``METAHUMAN_PROVIDER_TIMEOUT_S`` /
-``METAHUMAN_PROVIDER_MAX_RETRIES``, which configure the SDK's own timeout and retries.
+Environment: ``OPENAI_LLM_API_KEY`` or ``OPENAI_API_KEY`` (required), ``OPENAI_LLM_BASE_URL`` /
+``OPENAI_BASE_URL``, ``OPENAI_ORG_ID`` and ``OPENAI_PROJECT_ID`` (optional), plus the shared
+``METAHUMAN_PROVIDER_TIMEOUT_S`` / ``METAHUMAN_PROVIDER_MAX_RETRIES``, which configure the SDK's
+own timeout and retries.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, ClassVar, Self
 
+import openai
 from openai import AsyncOpenAI, omit
 from openai.types.chat import ChatCompletionMessageParam
 
-from handlers.providers.base import LlmRequest
+from handlers.providers.base import LlmRequest, ProviderError
+from handlers.providers.lifecycle import (
+    PLAIN_CHAT,
+    Lifecycle,
+    LlmOptions,
+    ModelRefused,
+    load_lifecycle,
+)
 from handlers.providers.openai_common import (
     OPENAI_ERRORS,
     OpenAIClientProvider,
+    build_openai_client,
+    openai_api_key,
     openai_error,
 )
 
@@ -30,6 +45,10 @@ from handlers.providers.openai_common import (
 # ``max_completion_tokens``). Names are compared after lower-casing and turning spaces into
 # dashes, so gateway display names such as "o3 mini Batch" or "GPT-5 Nano" match too.
 _REASONING_MODEL = re.compile(r"^(o\d(-|$)|gpt-5|codex-mini)")
+# Hidden reasoning tokens added to the reply's limit for reasoning models the lifecycle data does
+# not describe (its entries carry their own allowance).
+REASONING_ALLOWANCE = 2048
+logger = logging.getLogger(__name__)
 # The first o1 releases accept neither a system nor a developer message.
 _NO_SYSTEM_MESSAGE_MODEL = re.compile(r"^o1-(mini|preview)")
 # The search-preview models reject sampling parameters.
@@ -59,6 +78,15 @@ def chat_messages(model: str, request: LlmRequest) -> list[ChatCompletionMessage
     return messages
 
 
+def stream_refused(exc: BaseException) -> bool:
+    """OpenAI's refusal to stream a model for an unverified organisation (o3): a 400 naming
+    ``param: stream``; the same request without streaming is answered."""
+    if not isinstance(exc, openai.BadRequestError):
+        return False
+    body = exc.body if isinstance(exc.body, Mapping) else {}
+    return body.get("param") == "stream" or exc.param == "stream"
+
+
 async def stream_chat_completion(
     client: AsyncOpenAI,
     request: LlmRequest,
@@ -67,46 +95,94 @@ async def stream_chat_completion(
     what: str,
     secrets: Sequence[str] = (),
     legacy_max_tokens: bool = False,
+    options: LlmOptions = PLAIN_CHAT,
+    stream: bool = True,
+    extra_query: Mapping[str, str] | None = None,
 ) -> AsyncIterator[str]:
-    """Yield the text deltas of one streamed chat completion from an AsyncOpenAI-like client.
+    """Yield the text deltas of one chat completion from an AsyncOpenAI-like client.
 
-    Reasoning models get no temperature and ``max_completion_tokens``. Other models get
+    Reasoning models (``options.reasoning``, or a name the lifecycle does not know that looks
+    like one) get no temperature and ``max_completion_tokens`` raised by their reasoning
+    allowance, so that hidden reasoning does not eat the whole reply. Other models get
     ``temperature`` and, when ``legacy_max_tokens`` (servers that predate
     ``max_completion_tokens``: Ollama, LM Studio, older gateways), ``max_tokens``.
+    ``stream=False`` asks for one whole completion and yields its text at once.
     The SDK retries the request (429, 5xx, timeouts); nothing retries once a delta has been
     yielded, because the client has already received it.
     """
-    reasoning = is_reasoning_model(model)
-    takes_temperature = not reasoning and not _NO_TEMPERATURE_MODEL.search(model.lower())
+    reasoning = options.reasoning or is_reasoning_model(model)
+    takes_temperature = (
+        options.takes_temperature and not reasoning and not _NO_TEMPERATURE_MODEL.search(model)
+    )
+    allowance = options.reasoning_allowance or (REASONING_ALLOWANCE if reasoning else 0)
     limit = request.max_output_tokens
+    budget = None if limit is None else limit + allowance
     use_max_tokens = legacy_max_tokens and not reasoning
+    arguments: dict[str, Any] = {
+        "model": model,
+        "messages": chat_messages(model, request),
+        "temperature": (
+            request.temperature if takes_temperature and request.temperature is not None else omit
+        ),
+        "max_completion_tokens": budget if budget is not None and not use_max_tokens else omit,
+        "max_tokens": budget if budget is not None and use_max_tokens else omit,
+        "reasoning_effort": options.reasoning_effort or omit,
+        "extra_query": extra_query,
+    }
+    finish: str | None = None
+    yielded = False
     try:
-        stream = await client.chat.completions.create(
-            model=model,
-            messages=chat_messages(model, request),
-            stream=True,
-            temperature=(
-                request.temperature
-                if takes_temperature and request.temperature is not None
-                else omit
-            ),
-            max_completion_tokens=limit if limit is not None and not use_max_tokens else omit,
-            max_tokens=limit if limit is not None and use_max_tokens else omit,
-        )
-        async with stream:
-            async for chunk in stream:
-                # Azure sends a first chunk with no choices (prompt filter results).
-                for choice in chunk.choices:
-                    if choice.index == 0 and choice.delta.content:
-                        yield choice.delta.content
+        if not stream:
+            completion = await client.chat.completions.create(**arguments, stream=False)
+            choice = completion.choices[0] if completion.choices else None
+            finish = None if choice is None else choice.finish_reason
+            text = "" if choice is None else choice.message.content or ""
+            if text:
+                yielded = True
+                yield text
+        else:
+            chunks = await client.chat.completions.create(**arguments, stream=True)
+            async with chunks:
+                async for chunk in chunks:
+                    # Azure sends a first chunk with no choices (prompt filter results) and,
+                    # with the asynchronous content filter, chunks whose choice has no delta.
+                    for choice in chunk.choices:
+                        if choice.index != 0:
+                            continue
+                        finish = choice.finish_reason or finish
+                        delta = getattr(choice, "delta", None)
+                        content = None if delta is None else delta.content
+                        if content:
+                            yielded = True
+                            yield content
     except OPENAI_ERRORS as exc:
+        if stream_refused(exc):
+            raise StreamingRefused(openai_error(exc, what, secrets)) from None
         raise openai_error(exc, what, secrets) from None
+    if not yielded and finish == "length":
+        # A reasoning model spent the whole budget thinking: say so rather than stay silent.
+        raise ProviderError(
+            f"{what} gave an empty reply: its {budget}-token budget ran out"
+            + (" on hidden reasoning" if reasoning else "")
+            + "; raise maxOutputTokens",
+            transient=False,
+        )
+
+
+class StreamingRefused(ProviderError):
+    """The provider answers this model only without streaming (o3 for unverified orgs)."""
+
+    def __init__(self, cause: ProviderError) -> None:
+        super().__init__(str(cause), transient=False)
 
 
 class OpenAICompatibleLanguageModel(OpenAIClientProvider):
     """A LanguageModel over any AsyncOpenAI-like client; subclasses only say how to build it."""
 
     vendor = "OpenAI"
+    lifecycle_name: ClassVar[str] = "openai"
+    """The provider's name in the lifecycle data (what each model takes)."""
+    maps_display_names: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -115,32 +191,73 @@ class OpenAICompatibleLanguageModel(OpenAIClientProvider):
         secrets: Sequence[str] = (),
         legacy_max_tokens: bool = False,
         default_model: str | None = None,
+        lifecycle: Lifecycle | None = None,
     ) -> None:
         super().__init__(client, secrets=secrets)
+        self._lifecycle = lifecycle or load_lifecycle()
         self._legacy_max_tokens = legacy_max_tokens
         self._default_model = default_model
+        # Models this provider refused to stream (o3 for unverified organisations).
+        self._unstreamable: set[str] = set()
 
     def model_name(self, model: str) -> str:
-        """The name to send for ``model``; "default" or empty means the configured default."""
+        """The name to send for ``model``; "default" or empty means the configured default.
+        Gateways that take model ids get the id of a display name (lifecycle, operator map)."""
         if self._default_model and model in ("", "default"):
             return self._default_model
+        if self.maps_display_names:
+            with contextlib.suppress(ModelRefused):
+                return self._lifecycle.resolve("llm", self.lifecycle_name, model).served
         return model
+
+    def options(self, model: str) -> LlmOptions:
+        return self._lifecycle.llm_options(self.lifecycle_name, model)
+
+    def query(self, model: str) -> Mapping[str, str] | None:
+        """Extra query parameters for ``model`` (Azure: its api-version)."""
+        return None
 
     async def respond(self, request: LlmRequest) -> AsyncIterator[str]:
         model = self.model_name(request.model)
-        async for delta in stream_chat_completion(
+        what = f"{self.vendor} chat completion ({model})"
+        streamed = model not in self._unstreamable
+        try:
+            async for delta in self._complete(request, model, what, stream=streamed):
+                yield delta
+        except StreamingRefused:
+            # Nothing was yielded (the refusal is the answer to the request): ask again for one
+            # whole reply, and remember not to stream this model from now on.
+            logger.warning("%s: streaming refused for %s; answering without streaming", what, model)
+            self._unstreamable.add(model)
+            async for delta in self._complete(request, model, what, stream=False):
+                yield delta
+
+    def _complete(
+        self, request: LlmRequest, model: str, what: str, *, stream: bool
+    ) -> AsyncIterator[str]:
+        return stream_chat_completion(
             self._client,
             request,
             model=model,
-            what=f"{self.vendor} chat completion ({model})",
+            what=what,
             secrets=self._secrets,
             legacy_max_tokens=self._legacy_max_tokens,
-        ):
-            yield delta
+            options=self.options(model),
+            stream=stream,
+            extra_query=self.query(model),
+        )
 
 
 class OpenAILanguageModel(OpenAICompatibleLanguageModel):
     """OpenAI chat completions, or any OpenAI-compatible server via ``OPENAI_BASE_URL``."""
 
-    # from_env is OpenAIClientProvider's: max_completion_tokens for every model, since OpenAI
-    # deprecated max_tokens, and local servers that predate the new name ignore it.
+    # max_completion_tokens for every model, since OpenAI deprecated max_tokens, and local
+    # servers that predate the new name ignore it.
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Self:
+        return cls(
+            build_openai_client(env, "LLM"),
+            secrets=(openai_api_key(env, "LLM"),),
+            lifecycle=load_lifecycle(env),
+        )

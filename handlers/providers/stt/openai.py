@@ -5,8 +5,10 @@
 answers with JSON. The contract spells one model ``gpt_4o_mini_transcribe``; the API's name is
 ``gpt-4o-mini-transcribe``, which is what is sent.
 
-Environment: ``OPENAI_API_KEY`` (required), ``OPENAI_BASE_URL``, ``OPENAI_ORG_ID``,
-``OPENAI_PROJECT_ID`` (optional); timeout and retries from ``METAHUMAN_PROVIDER_*``.
+Environment: ``OPENAI_API_KEY`` (required; ``OPENAI_STT_API_KEY`` wins), ``OPENAI_STT_BASE_URL``
+(else ``OPENAI_BASE_URL``: a self-hosted OpenAI-compatible server for this stage only),
+``OPENAI_ORG_ID``, ``OPENAI_PROJECT_ID`` (optional); timeout and retries from
+``METAHUMAN_PROVIDER_*``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ def iso_639_1(language: str) -> str | None:
 
 
 class OpenAISpeechToText(OpenAIClientProvider):
+    stage = "STT"
+
     async def transcribe(self, audio: AsyncIterator[bytes], request: SttRequest) -> Transcript:
         pcm = await read_whole_samples(audio)
         language = iso_639_1(request.language)

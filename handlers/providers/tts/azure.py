@@ -62,11 +62,41 @@ def build_ssml(text: str, *, voice: str, language: str, gender: str | None, spee
     )
 
 
-def _synthesis_url(endpoint: str) -> str:
-    """``AZURE_SPEECH_ENDPOINT`` as given, or with the synthesis path added to a bare host."""
-    if urlsplit(endpoint).path in ("", "/"):
-        return endpoint.rstrip("/") + SYNTHESIS_PATH
-    return endpoint
+# The hosts of AZURE_SPEECH_ENDPOINT in the forms the Azure portal shows (Keys and Endpoint page):
+# the regional Azure AI services host serves tokens, not synthesis, so its region's TTS host is
+# used; a custom subdomain takes the service name as the first path element (learn.microsoft.com
+# speech-services-private-link, "Construct endpoint URL": /tts/cognitiveservices/...).
+_REGIONAL_API_HOST = re.compile(
+    r"(?P<region>[a-z0-9-]+)\.api\.cognitive\.(?P<cloud>microsoft\.com|azure\.cn)"
+)
+_CUSTOM_SUBDOMAIN_HOST = re.compile(r"[a-z0-9-]+\.cognitiveservices\.azure\.(com|cn)")
+
+
+def synthesis_url(endpoint: str) -> str:
+    """The REST synthesis URL for ``AZURE_SPEECH_ENDPOINT`` in any form the portal shows:
+
+    * ``https://<region>.tts.speech.microsoft.com`` -> ``…/cognitiveservices/v1``
+    * ``https://<region>.api.cognitive.microsoft.com/`` (regional Keys and Endpoint value) ->
+      ``https://<region>.tts.speech.microsoft.com/cognitiveservices/v1``
+    * ``https://<name>.cognitiveservices.azure.com/`` (custom subdomain) ->
+      ``https://<name>.cognitiveservices.azure.com/tts/cognitiveservices/v1``
+
+    An endpoint with a path of its own (a custom voice deployment) is used as given.
+    """
+    parts = urlsplit(endpoint.strip())
+    host = (parts.hostname or "").lower()
+    path = parts.path.rstrip("/")
+    scheme = parts.scheme or "https"
+    regional = _REGIONAL_API_HOST.fullmatch(host)
+    if regional is not None and path in ("", "/sts/v1.0/issuetoken", "/sts/v1.0/issueToken"):
+        tts_host = f"{regional['region']}.tts.speech.{regional['cloud']}"
+        return f"{scheme}://{tts_host}{SYNTHESIS_PATH}"
+    if path:
+        return endpoint.strip()
+    base = f"{scheme}://{parts.netloc}"
+    if _CUSTOM_SUBDOMAIN_HOST.fullmatch(host):
+        return f"{base}/tts{SYNTHESIS_PATH}"
+    return base + SYNTHESIS_PATH  # the tts.speech host, or a local server
 
 
 class AzureTextToSpeech:
@@ -87,7 +117,7 @@ class AzureTextToSpeech:
         endpoint = env.get("AZURE_SPEECH_ENDPOINT")
         if endpoint:
             (key,) = require_env(env, "AZURE_SPEECH_KEY")
-            url = _synthesis_url(endpoint)
+            url = synthesis_url(endpoint)
         else:
             key, region = require_env(env, "AZURE_SPEECH_KEY", "AZURE_SPEECH_REGION")
             if not _REGION.fullmatch(region):
