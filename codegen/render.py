@@ -75,7 +75,9 @@ def check_runtime_conventions(contract: Contract) -> None:
         if op is None or op.payload_schema is None:
             raise ContractError(f"the runtime sends {event}; the contract has no such payload")
         fields = contract.schemas[op.payload_schema]["properties"]
-        code = fields["code"] if "code" in fields else fields["data"]["properties"]["code"]
+        if "code" not in fields:  # connect_error: {message, data: {code}}
+            fields = deref(contract.document, fields["data"])["properties"]
+        code = fields["code"]
         declared = set(deref(contract.document, code).get("enum", ()))
         if missing := (codes | {INTERNAL_ERROR}) - declared:
             raise ContractError(f"{event}: the runtime sends codes {sorted(missing)}")
@@ -174,9 +176,9 @@ class _Provider:
 
 def _enum_default(contract: Contract, node: Any, what: str) -> tuple[tuple[str, ...], str]:
     schema = deref(contract.document, node)
-    if "default" not in schema:
-        raise ContractError(f"{what}: the referenced schema has no default")
-    return tuple(schema.get("enum", ())), str(schema["default"])
+    if "x-default" not in schema:
+        raise ContractError(f"{what}: the referenced schema has no x-default")
+    return tuple(schema.get("enum", ())), str(schema["x-default"])
 
 
 def _providers(contract: Contract, stage: str) -> tuple[str, str, list[_Provider]]:
@@ -234,9 +236,10 @@ def catalog(contract: Contract) -> str:
     used = {e for p in _all_referenced_model_enums(contract) for e in p}
     defaults = []
     for name, schema in contract.schemas.items():
-        if "enum" in schema and "default" in schema and name not in used:
+        if "enum" in schema and "x-default" in schema and name not in used:
             enums.add(name)
-            defaults.append(f'DEFAULT_{const(_words(name))}: Final = {name}("{schema["default"]}")')
+            value = schema["x-default"]
+            defaults.append(f'DEFAULT_{const(_words(name))}: Final = {name}("{value}")')
     return template("catalog.py.tmpl").substitute(
         header=HEADER,
         imports=", ".join(sorted(enums)),
