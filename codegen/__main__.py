@@ -25,6 +25,7 @@ def build(spec: Path) -> dict[str, str]:
         "events.py": render.events(contract),
         "catalog.py": render.catalog(contract),
         "dispatch.py": render.dispatch(contract),
+        "client.py": render.client(contract),
     }
     for name, text in render.json_schemas(contract).items():
         files[f"schemas/{name}.json"] = text

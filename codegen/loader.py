@@ -50,6 +50,7 @@ class OperationSpec:
     payload_schema: str | None  # key in components.schemas, None when the message has no payload
     examples: tuple[Any, ...]
     reserved: bool  # x-socketio-reserved: sent by Socket.IO itself, not by the server's code
+    summary: str = ""
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,7 @@ def load(path: Path) -> Contract:
                     ex.get("payload") for message in messages for ex in message.get("examples", [])
                 ),
                 reserved=bool(raw_op.get("x-socketio-reserved", False)),
+                summary=str(raw_op.get("summary", "")),
             )
         )
     events = [op.event for op in operations]

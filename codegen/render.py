@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import string
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -271,3 +272,37 @@ def _all_referenced_model_enums(contract: Contract) -> list[set[str]]:
             props = contract.schemas[schema_name(variant_ref)]["properties"]
             out.append({schema_name(props[k]) for k in ("model", "voice") if k in props})
     return out
+
+
+# -- client.py -----------------------------------------------------------------------------------
+
+
+def _client_method(op: OperationSpec) -> str:
+    doc = textwrap.wrap(f"`{op.event}` ({op.audience}): {op.summary}", 88)
+    return template("client_method.tmpl").substitute(
+        name=snake(op.event),
+        parameter=f", payload: {op.payload_schema}" if op.payload_schema else "",
+        doc="\n        ".join(doc),
+        member=const(op.event),
+        argument="payload" if op.payload_schema else "None",
+    )
+
+
+def client(contract: Contract) -> str:
+    client_ops = [op for op in contract.operations if op.direction == "client-to-server"]
+    server_ops = [
+        op for op in contract.operations if op.direction == "server-to-client" and not op.reserved
+    ]
+    models = [str(op.payload_schema) for op in server_ops if op.payload_schema]
+    if len(set(models)) != len(server_ops):
+        # events() yields bare models: each server event needs a payload model of its own.
+        raise ContractError("every server event needs its own payload schema for the client")
+    imports = {contract.handshake_schema, *models}
+    imports.update(str(op.payload_schema) for op in client_ops if op.payload_schema)
+    return template("client.py.tmpl").substitute(
+        header=HEADER,
+        imports=", ".join(sorted(imports)),
+        server_events=" | ".join(models),
+        handshake=contract.handshake_schema,
+        methods="".join(_client_method(op) for op in client_ops),
+    )

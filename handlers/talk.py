@@ -17,8 +17,25 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import socketio
-
+from codegen.runtime.client import ConnectRefused, ContractViolation
+from generated.client import ChatClient
+from generated.models import (
+    ClientRole,
+    CustomError,
+    ErrorCode,
+    Handshake,
+    InputAudioFormat,
+    InputAudioUpdate,
+    OutputAudioFormat,
+    OutputAudioUpdate,
+    RequestTranscribeDone,
+    ResponseAudioDelta,
+    ResponseText,
+    SessionUpdate,
+    SessionUpdated,
+    TtsOptionsUpdate,
+    TtsResponseType,
+)
 from handlers.audio import parse_wav, resample_pcm16, wav_bytes
 
 CHUNK_SECONDS = 0.02
@@ -45,72 +62,48 @@ async def talk(
     pcm, rate = parse_wav(await asyncio.to_thread(input_wav.read_bytes))
     pcm = resample_pcm16(pcm, rate, INPUT_RATE)
     session_id = "talk-" + secrets.token_hex(4)
-    auth: dict[str, str] = {"sessionId": session_id}
-    if token:
-        auth["token"] = token
-    sender, receiver = socketio.AsyncClient(), socketio.AsyncClient()
-    updated, transcribed, replied, done = (asyncio.Event() for _ in range(4))
-    result: dict[str, Any] = {"audio": bytearray(), "errors": []}
-
-    async def _updated(_: dict[str, Any]) -> None:
-        updated.set()
-
-    async def _transcribed(data: dict[str, Any]) -> None:
-        result["transcript"] = data["text"]
-        result["transcript_at"] = time.monotonic()
-        transcribed.set()
-        if not data["text"].strip():
-            done.set()  # nothing recognised: the turn ends here
-
-    async def _text(data: dict[str, Any]) -> None:
-        result["reply"] = data["text"]
-        replied.set()
-
-    async def _audio(data: dict[str, Any]) -> None:
-        result.setdefault("first_audio_at", time.monotonic())
-        result["audio"] += data["audio"]
-        if data["final"]:
-            done.set()
-
-    async def _error(data: dict[str, Any]) -> None:
-        result["errors"].append(data)
-        print(f"error: {data.get('code')}: {data.get('message')}", file=sys.stderr)
-        if data.get("code") in {"provider_error", "provider_unavailable", "internal_error"}:
-            done.set()
-
-    sender.on("session.updated", _updated)
-    sender.on("request.transcribe.done", _transcribed)
-    receiver.on("response.text", _text)
-    receiver.on("response.audio.delta", _audio)
-    sender.on("custom.error", _error)
-    receiver.on("custom.error", _error)
-    await receiver.connect(url, socketio_path=path, auth={**auth, "role": "receiver"})
-    await sender.connect(url, socketio_path=path, auth={**auth, "role": "sender"})
+    sender, receiver = (
+        ChatClient(url, Handshake(role=role, session_id=session_id, token=token), path=path)
+        for role in (ClientRole.SENDER, ClientRole.RECEIVER)
+    )
+    # What came back; "updated" and "done" are the moments the turn waits for (removed at the end).
+    result: dict[str, Any] = {
+        "audio": bytearray(),
+        "errors": [],
+        "updated": asyncio.Event(),
+        "done": asyncio.Event(),
+    }
+    await receiver.connect()  # first, so it is in the room when the reply goes out
     try:
-        await sender.emit(
-            "session.update",
-            {
-                "tts": {"responseType": mode},
-                "inputAudio": {"format": "pcm16", "sampleRate": INPUT_RATE},
-                "outputAudio": {"format": "pcm16", "sampleRate": OUTPUT_RATE},
-            },
+        await sender.connect()
+        watch_sender = asyncio.create_task(_sender_events(sender, result))
+        watch_receiver = asyncio.create_task(_receiver_events(receiver, result))
+        await sender.session_update(
+            SessionUpdate(
+                tts=TtsOptionsUpdate(response_type=TtsResponseType(mode)),
+                input_audio=InputAudioUpdate(format=InputAudioFormat.PCM16, sample_rate=INPUT_RATE),
+                output_audio=OutputAudioUpdate(
+                    format=OutputAudioFormat.PCM16, sample_rate=OUTPUT_RATE
+                ),
+            )
         )
-        await asyncio.wait_for(updated.wait(), wait_seconds)
+        await asyncio.wait_for(_first(result, "updated", watch_sender), wait_seconds)
         step = int(INPUT_RATE * CHUNK_SECONDS) * 2
         start = time.monotonic()
         for index, offset in enumerate(range(0, len(pcm), step)):
-            await sender.emit("input.buffer.append", pcm[offset : offset + step])
+            await sender.input_buffer_append(pcm[offset : offset + step])
             if realtime:
                 # Pace by the clock, not by sleeps, so the stream does not drift behind real time.
                 await asyncio.sleep(
                     max(0.0, start + (index + 1) * CHUNK_SECONDS - time.monotonic())
                 )
         committed_at = time.monotonic()
-        await sender.emit("input.buffer.commit")
-        await asyncio.wait_for(done.wait(), wait_seconds)
+        await sender.input_buffer_commit()
+        watchers = (watch_sender, watch_receiver)
+        await asyncio.wait_for(_first(result, "done", *watchers), wait_seconds)
     finally:
-        await sender.disconnect()
-        await receiver.disconnect()
+        await sender.close()
+        await receiver.close()
     if "transcript" not in result:
         raise TalkError(f"no transcript: {result['errors']}")
     audio = bytes(result.pop("audio"))
@@ -119,7 +112,62 @@ async def talk(
     result["commit_to_transcript_ms"] = (result.pop("transcript_at") - committed_at) * 1000
     if "first_audio_at" in result:
         result["commit_to_first_audio_ms"] = (result.pop("first_audio_at") - committed_at) * 1000
+    for key in ("updated", "done"):
+        result.pop(key, None)
     return result
+
+
+# Errors after which no reply comes: the turn is over.
+TURN_ENDING_ERRORS = frozenset(
+    {ErrorCode.PROVIDER_ERROR, ErrorCode.PROVIDER_UNAVAILABLE, ErrorCode.INTERNAL_ERROR}
+)
+
+
+def _error(result: dict[str, Any], error: CustomError) -> None:
+    result["errors"].append(error.model_dump(mode="json", by_alias=True, exclude_none=True))
+    print(f"error: {error.code}: {error.message}", file=sys.stderr)
+    if error.code in TURN_ENDING_ERRORS:
+        result["done"].set()
+
+
+async def _sender_events(sender: ChatClient, result: dict[str, Any]) -> None:
+    async for event in sender.events():
+        match event:
+            case SessionUpdated():
+                result["updated"].set()
+            case RequestTranscribeDone(text=text):
+                result["transcript"] = text
+                result["transcript_at"] = time.monotonic()
+                if not text.strip():
+                    result["done"].set()  # nothing recognised: the turn ends here
+            case CustomError():
+                _error(result, event)
+
+
+async def _receiver_events(receiver: ChatClient, result: dict[str, Any]) -> None:
+    async for event in receiver.events():
+        match event:
+            case ResponseText(text=text):
+                result["reply"] = text
+            case ResponseAudioDelta(audio=audio, final=final):
+                result.setdefault("first_audio_at", time.monotonic())
+                result["audio"] += audio
+                if final:
+                    result["done"].set()
+            case CustomError():
+                _error(result, event)
+
+
+async def _first(result: dict[str, Any], flag: str, *watchers: asyncio.Task[None]) -> None:
+    """Wait for ``result[flag]``; a watcher that ends first (connection lost, or the server
+    broke the contract) ends the wait with its exception or a TalkError."""
+    waiter = asyncio.create_task(result[flag].wait())
+    finished, _ = await asyncio.wait({waiter, *watchers}, return_when=asyncio.FIRST_COMPLETED)
+    if waiter not in finished:
+        waiter.cancel()
+        for task in finished:
+            task.result()  # raises what ended it
+        raise TalkError("the server closed the connection")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -148,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 realtime=not args.fast,
             )
         )
-    except (TalkError, TimeoutError, socketio.exceptions.ConnectionError) as exc:
+    except (TalkError, TimeoutError, ConnectionError, ConnectRefused, ContractViolation) as exc:
         sys.exit(f"talk failed: {exc}")
     print(f"you said:   {result['transcript']}")
     print(f"reply:      {result.get('reply', '')}")
