@@ -21,7 +21,8 @@ from generated.models import (
     SessionUpdate,
     SessionUpdated,
 )
-from tests.server.conftest import RunningServer, ServeFn
+from tests.server.conftest import ServeFn
+from tests.server.harness import RunningServer
 
 EventT = TypeVar("EventT")
 
