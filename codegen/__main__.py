@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import loader, models, render
+from . import loader, models, render, typescript
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,6 +26,7 @@ def build(spec: Path) -> dict[str, str]:
         "catalog.py": render.catalog(contract),
         "dispatch.py": render.dispatch(contract),
         "client.py": render.client(contract),
+        "contract.ts": typescript.generate(contract),
     }
     for name, text in render.json_schemas(contract).items():
         files[f"schemas/{name}.json"] = text
