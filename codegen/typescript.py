@@ -82,7 +82,8 @@ def _declaration(name: str, schema: Any) -> str:
     return f"{doc}interface {name} {{\n{''.join(fields)}}}\n"
 
 
-def _camel(event: str) -> str:
+def method_name(event: str) -> str:
+    """``session.update`` -> ``sessionUpdate``: the client method of a client event."""
     words = re.split(r"[._-]", event)
     return words[0] + "".join(w[:1].upper() + w[1:] for w in words[1:])
 
@@ -90,9 +91,9 @@ def _camel(event: str) -> str:
 def _client_method(op: OperationSpec) -> str:
     doc = _doc(f"`{op.event}` ({op.audience}): {op.summary}", "  ")
     if op.payload_schema is None:
-        return f'{doc}  {_camel(op.event)}(): void {{\n    this.emit("{op.event}");\n  }}\n'
+        return f'{doc}  {method_name(op.event)}(): void {{\n    this.emit("{op.event}");\n  }}\n'
     return (
-        f"{doc}  {_camel(op.event)}(payload: {op.payload_schema}): void {{\n"
+        f"{doc}  {method_name(op.event)}(payload: {op.payload_schema}): void {{\n"
         f'    this.emit("{op.event}", payload);\n  }}\n'
     )
 

@@ -146,3 +146,25 @@ def test_codegen_refuses_an_x_payload_that_is_not_the_messages(
     del changed["operations"]["input.buffer.append.subscribe"]["x-payload"]
     with pytest.raises(loader.ContractError, match="several messages need `x-payload`"):
         loader.load(write(tmp_path, changed))
+
+
+def test_the_typescript_client_has_a_method_per_client_event_and_a_listener_per_server_event() -> (
+    None
+):
+    from codegen import typescript
+
+    contract = loader.load(SPEC)
+    source = typescript.generate(contract)
+    assert source == (ROOT / "generated" / "contract.ts").read_text(encoding="utf-8")
+    for op in contract.operations:
+        if op.direction == "client-to-server":
+            method = typescript.method_name(op.event)  # session.update -> sessionUpdate
+            payload = f"payload: {op.payload_schema}" if op.payload_schema else ""
+            assert f"  {method}({payload}): void {{" in source, op.event
+        elif not op.reserved:
+            assert f'  "{op.event}": (payload: {op.payload_schema}) => void;' in source
+    # Every named schema is a TypeScript declaration; the page loads the compiled script.
+    for name in contract.schemas:
+        assert f"type {name} = " in source or f"interface {name} {{" in source, name
+    page = (ROOT / "handlers" / "static" / "index.html").read_text(encoding="utf-8")
+    assert page.index("static/contract.js") < page.index("static/app.js")
