@@ -94,6 +94,10 @@ class EventClient(Generic[EventT]):
                 wait_timeout=self._connect_timeout,
             )
         except socketio.exceptions.ConnectionError as exc:
+            # engineio leaves its own aiohttp session open after a failed first connect.
+            http = self._sio.eio.http
+            if http is not None and not http.closed:
+                await http.close()
             if self._refusal is not None:
                 raise self._refusal from None
             raise ConnectionError(f"cannot connect to {self.url}: {exc}") from None
@@ -143,13 +147,15 @@ class EventClient(Generic[EventT]):
             self._queue.put_nowait(ContractViolation(f"{event}: {describe(exc, data)}"))
 
     async def _refused(self, data: Any = None) -> None:
-        if isinstance(data, dict):
-            data = {k: v for k, v in data.items() if k in {"message", "data"}}
+        if not isinstance(data, dict):
+            return  # python-socketio's own failure (no server, say), not the server's refusal
         try:
             refusal = self._contract.validate_payload("connect_error", data)
-            self._refusal = ConnectRefused(str(refusal.data.code), refusal.message)
-        except ValidationError:
-            self._refusal = ConnectRefused("unknown", f"connection refused: {data!r}")
+        except ValidationError as exc:
+            message = f"refused with a connect_error off the contract: {describe(exc, data)}"
+            self._refusal = ConnectRefused("unknown", message)
+            return
+        self._refusal = ConnectRefused(str(refusal.data.code), refusal.message)
 
     async def _disconnected(self, *_: Any) -> None:
         self._queue.put_nowait(_CLOSED)

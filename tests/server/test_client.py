@@ -4,6 +4,7 @@ live test server: typed methods out, server events back as the generated models.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from typing import TypeVar
 
@@ -84,3 +85,14 @@ async def test_a_server_event_off_the_contract_raises(server: RunningServer) -> 
         await receiver._received("response.text", {"text": "no ids"})
         with pytest.raises(ContractViolation, match=r"^response\.text: "):
             await anext(receiver.events())
+
+
+async def test_no_server_is_a_connection_error_not_a_refusal() -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    handshake = Handshake(role=ClientRole.SENDER, session_id="nobody-home")
+    nowhere = ChatClient(f"http://127.0.0.1:{port}", handshake, connect_timeout=2)
+    # python-socketio reports its own failure through connect_error too: not a refusal.
+    with pytest.raises(ConnectionError, match="cannot connect"):
+        await nowhere.connect()
