@@ -1,13 +1,16 @@
 """Developer and CI entry points.
 
-`nox -s tests`, `nox -s codegen [-- --check]`, `nox -s spec`, `nox -s lint`, `nox -s serve`,
-`nox -s talk -- reply.wav --input question.wav`, `nox -s bench`. Sessions run on the Python that
-runs nox (3.11 or newer).
+`nox -s tests`, `nox -s codegen [-- --check]`, `nox -s spec`, `nox -s clients`, `nox -s docs`,
+`nox -s lint`, `nox -s serve`, `nox -s talk -- reply.wav --input question.wav`, `nox -s bench`.
+Sessions run on the Python that runs nox (3.11 or newer).
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
+import sys
+from pathlib import Path
 
 import nox
 
@@ -62,6 +65,47 @@ def spec(session: nox.Session) -> None:
         "error",
         external=True,
     )
+
+
+def _client_tools(session: nox.Session) -> None:
+    """The AsyncAPI CLI, its html-template and tsc, pinned by clients/package-lock.json.
+
+    `npm ci` wipes node_modules and takes minutes; it runs only when the lockfile changed since
+    the last install (a stamp in node_modules records the lockfile's hash)."""
+    # The html-template depends on puppeteer (for PDF output); skip its Chromium download.
+    session.env["PUPPETEER_SKIP_DOWNLOAD"] = "1"
+    session.env["SUPPRESS_NO_CONFIG_WARNING"] = "1"
+    lock = hashlib.sha256(Path("clients/package-lock.json").read_bytes()).hexdigest()
+    stamp = Path("clients/node_modules/.installed-lockfile")
+    if stamp.is_file() and stamp.read_text() == lock:
+        return
+    session.run(
+        "npm", "ci", "--prefix", "clients", "--prefer-offline", "--no-audit", "--no-fund",
+        external=True,
+    )  # fmt: skip
+    stamp.write_text(lock)
+
+
+@nox.session(python=False)
+def clients(session: nox.Session) -> None:
+    """What client teams generate: Modelina models (TypeScript, Python, Java) through the
+    official CLI, with no AnonymousSchema, compiled (tsc --strict, py_compile, javac when
+    present); and handlers/static/contract.js current with generated/contract.ts (tsc --strict).
+    `-- --update` rewrites contract.js after `nox -s codegen`. Needs Node.js 20+ and npm."""
+    _client_tools(session)
+    session.run(sys.executable, "clients/check.py", *session.posargs, external=True)
+
+
+@nox.session(python=False)
+def docs(session: nox.Session) -> None:
+    """HTML docs of the contract with the official html-template, into docs/html (not committed)."""
+    _client_tools(session)
+    session.run(
+        "clients/node_modules/.bin/asyncapi", "generate", "fromTemplate", "asyncapi.yaml",
+        "clients/node_modules/@asyncapi/html-template", "-o", "docs/html", "--force-write",
+        *session.posargs,
+        external=True,
+    )  # fmt: skip
 
 
 @nox.session

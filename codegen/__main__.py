@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import loader, models, render
+from . import loader, models, render, typescript
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,6 +25,8 @@ def build(spec: Path) -> dict[str, str]:
         "events.py": render.events(contract),
         "catalog.py": render.catalog(contract),
         "dispatch.py": render.dispatch(contract),
+        "client.py": render.client(contract),
+        "contract.ts": typescript.generate(contract),
     }
     for name, text in render.json_schemas(contract).items():
         files[f"schemas/{name}.json"] = text

@@ -1,9 +1,15 @@
 """Load asyncapi.yaml into a small, typed view of the contract.
 
 One reader: YAML plus local ``$ref`` resolution. It checks what the code generator relies on
-(every ``$ref`` resolves, one message per channel and operation, ``x-direction`` agrees with
-``action``, ``x-audience``, unique channel addresses) and keeps what it needs, specification
-extensions and examples included.
+(every ``$ref`` resolves, an operation's messages are its channel's, one payload schema per
+operation, ``x-direction`` agrees with ``action``, ``x-audience``, unique channel addresses, no
+``default`` in a schema) and keeps what it needs, specification extensions and examples included.
+
+A channel may carry several messages (``input.buffer.append``: a binary one and a JSON one, so
+that generators emit both); its operation then names the union the server validates in
+``x-payload``, whose ``anyOf`` holds exactly the messages' payloads. The reserved ``receive``
+operation on ``connect`` is Socket.IO's handshake: its payload is the Handshake schema, and it is
+not an event the server's code handles.
 
 The document is not read a second time through asyncapi-python's parser any more: that reading
 gave only operation ids, actions, addresses and message names, which this reader already has,
@@ -29,6 +35,9 @@ class ContractError(Exception):
     """asyncapi.yaml is not what the code generator expects."""
 
 
+HANDSHAKE_EVENT = "connect"
+
+
 @dataclass(frozen=True)
 class OperationSpec:
     operation_id: str  # "session.update.subscribe", as in the seed contract
@@ -41,6 +50,7 @@ class OperationSpec:
     payload_schema: str | None  # key in components.schemas, None when the message has no payload
     examples: tuple[Any, ...]
     reserved: bool  # x-socketio-reserved: sent by Socket.IO itself, not by the server's code
+    summary: str = ""
 
 
 @dataclass(frozen=True)
@@ -105,19 +115,27 @@ def load(path: Path) -> Contract:
     for ref in iter_refs(document):
         resolve(document, ref)  # every $ref in the document resolves
 
+    for name, schema in schemas.items():
+        if "default" in schema:
+            # Generators fill a `default` in (Java sends it back in every partial update).
+            raise ContractError(
+                f"schemas.{name}: `default` leaks into generated clients; write `x-default` and "
+                "say it in the description"
+            )
+
     operations: list[OperationSpec] = []
+    handshake_ops: list[str] = []
     for op_id, raw_op in document["operations"].items():
         channel_ref = raw_op["channel"]["$ref"]
         channel_id = channel_ref.rsplit("/", 1)[-1]
         channel = resolve(document, channel_ref)
-        if len(channel.get("messages", {})) != 1 or len(raw_op.get("messages", [])) != 1:
-            raise ContractError(f"{op_id}: the channel and the operation need exactly one message")
-        (channel_message_ref,) = channel["messages"].values()
-        op_message = deref(document, raw_op["messages"][0])
-        message = deref(document, channel_message_ref)
-        if op_message is not message:
-            raise ContractError(f"{op_id}: the operation's message is not its channel's message")
-        message_key = str(channel_message_ref["$ref"]).rsplit("/", 1)[-1]
+        channel_refs = list(channel.get("messages", {}).values())
+        messages = [deref(document, ref) for ref in channel_refs]
+        op_messages = [deref(document, ref) for ref in raw_op.get("messages", [])]
+        if not messages or [id(m) for m in op_messages] != [id(m) for m in messages]:
+            raise ContractError(f"{op_id}: the operation's messages are not its channel's")
+        message_key = str(channel_refs[0]["$ref"]).rsplit("/", 1)[-1]
+        payload = _payload(document, op_id, raw_op, messages)
         action = raw_op["action"]
         direction = raw_op.get("x-direction")
         if direction != DIRECTIONS.get(action):
@@ -125,7 +143,11 @@ def load(path: Path) -> Contract:
         audience = raw_op.get("x-audience")
         if audience not in AUDIENCES:
             raise ContractError(f"{op_id}: x-audience must be one of {sorted(AUDIENCES)}")
-        payload = message.get("payload")
+        if raw_op.get("x-socketio-reserved") and action == "receive":
+            if channel["address"] != HANDSHAKE_EVENT or payload is None:
+                raise ContractError(f"{op_id}: a reserved receive operation is the handshake")
+            handshake_ops.append(schema_name(payload))
+            continue  # Socket.IO's CONNECT packet, not an event of the dispatch table
         operations.append(
             OperationSpec(
                 operation_id=op_id,
@@ -136,18 +158,51 @@ def load(path: Path) -> Contract:
                 audience=audience,
                 message=message_key,
                 payload_schema=None if payload is None else schema_name(payload),
-                examples=tuple(ex.get("payload") for ex in message.get("examples", [])),
+                examples=tuple(
+                    ex.get("payload") for message in messages for ex in message.get("examples", [])
+                ),
                 reserved=bool(raw_op.get("x-socketio-reserved", False)),
+                summary=str(raw_op.get("summary", "")),
             )
         )
     events = [op.event for op in operations]
     if len(set(events)) != len(events):
         raise ContractError("two operations use the same channel address")
 
+    handshake = schema_name(document["info"]["x-handshake"])
+    if handshake_ops != [handshake]:
+        raise ContractError(f"one `{HANDSHAKE_EVENT}` operation must carry {handshake}")
     return Contract(
         path=path,
         document=document,
         schemas=schemas,
         operations=tuple(operations),
-        handshake_schema=schema_name(document["info"]["x-handshake"]),
+        handshake_schema=handshake,
     )
+
+
+def _payload(
+    document: Mapping[str, Any], op_id: str, raw_op: Mapping[str, Any], messages: list[Any]
+) -> Any:
+    """The ``$ref`` of an operation's payload schema: its one message's payload, or, with
+    several messages, ``x-payload``, whose ``anyOf`` must be the messages' payloads."""
+    if len(messages) == 1:
+        return messages[0].get("payload")
+    union = raw_op.get("x-payload")
+    if union is None:
+        raise ContractError(f"{op_id}: several messages need `x-payload`, the union of theirs")
+    members = {schema_name(ref) for ref in deref(document, union).get("anyOf", [])}
+    flat: set[str] = set()
+    for message in messages:
+        if "payload" not in message:
+            raise ContractError(f"{op_id}: each of several messages needs a payload")
+        payload = deref(document, message["payload"])
+        if "anyOf" in payload:
+            flat.update(schema_name(ref) for ref in payload["anyOf"])
+        else:
+            flat.add(schema_name(message["payload"]))
+    if flat != members:
+        raise ContractError(
+            f"{op_id}: x-payload's anyOf {sorted(members)} is not the messages' {sorted(flat)}"
+        )
+    return union

@@ -63,17 +63,17 @@ def model_input(contract: Contract) -> dict[str, Any]:
     doc = all_defs(contract)
     _wrap_descriptions(doc)
     for name, schema in doc["$defs"].items():
-        # Class names are the schema keys (the `title`s are the seed contract's display names,
-        # e.g. STT_Provider); an inline object gets its owner's name plus its property's
-        # (ConnectError.data -> ConnectErrorData), not a bare `Data`.
+        # Class names are the schema keys (a title, where there is one, equals its key); an
+        # inline object, should one appear, gets its owner's name plus its property's
+        # (ConnectError.data -> ConnectErrorData), not a bare `Data`. The contract names every
+        # object (tests/contract/test_generators.py), as Modelina needs.
         schema.pop("title", None)
         for prop, sub in schema.get("properties", {}).items():
             if sub.get("type") == "object" and "properties" in sub:
                 sub["title"] = name + prop[:1].upper() + prop[1:]
-        # The contract's `default`s say what the server picks when a field is absent
-        # (generated/catalog.py carries them). In a partial update an absent field must stay
-        # absent (None), so the models do not fill them in.
-        schema.pop("default", None)
+        # What the server picks when a field is absent is `x-default` (generated/catalog.py
+        # carries it), not `default` (the loader refuses that): in a partial update an absent
+        # field stays absent (None); the models do not fill it in.
         # datamodel-code-generator reads x-enum-descriptions as a list in `enum` order; the
         # contract writes a mapping value -> description, which is easier to keep right.
         descriptions = schema.get("x-enum-descriptions")

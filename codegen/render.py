@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import string
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,9 @@ def check_runtime_conventions(contract: Contract) -> None:
         if op is None or op.payload_schema is None:
             raise ContractError(f"the runtime sends {event}; the contract has no such payload")
         fields = contract.schemas[op.payload_schema]["properties"]
-        code = fields["code"] if "code" in fields else fields["data"]["properties"]["code"]
+        if "code" not in fields:  # connect_error: {message, data: {code}}
+            fields = deref(contract.document, fields["data"])["properties"]
+        code = fields["code"]
         declared = set(deref(contract.document, code).get("enum", ()))
         if missing := (codes | {INTERNAL_ERROR}) - declared:
             raise ContractError(f"{event}: the runtime sends codes {sorted(missing)}")
@@ -174,9 +177,9 @@ class _Provider:
 
 def _enum_default(contract: Contract, node: Any, what: str) -> tuple[tuple[str, ...], str]:
     schema = deref(contract.document, node)
-    if "default" not in schema:
-        raise ContractError(f"{what}: the referenced schema has no default")
-    return tuple(schema.get("enum", ())), str(schema["default"])
+    if "x-default" not in schema:
+        raise ContractError(f"{what}: the referenced schema has no x-default")
+    return tuple(schema.get("enum", ())), str(schema["x-default"])
 
 
 def _providers(contract: Contract, stage: str) -> tuple[str, str, list[_Provider]]:
@@ -234,9 +237,10 @@ def catalog(contract: Contract) -> str:
     used = {e for p in _all_referenced_model_enums(contract) for e in p}
     defaults = []
     for name, schema in contract.schemas.items():
-        if "enum" in schema and "default" in schema and name not in used:
+        if "enum" in schema and "x-default" in schema and name not in used:
             enums.add(name)
-            defaults.append(f'DEFAULT_{const(_words(name))}: Final = {name}("{schema["default"]}")')
+            value = schema["x-default"]
+            defaults.append(f'DEFAULT_{const(_words(name))}: Final = {name}("{value}")')
     return template("catalog.py.tmpl").substitute(
         header=HEADER,
         imports=", ".join(sorted(enums)),
@@ -268,3 +272,37 @@ def _all_referenced_model_enums(contract: Contract) -> list[set[str]]:
             props = contract.schemas[schema_name(variant_ref)]["properties"]
             out.append({schema_name(props[k]) for k in ("model", "voice") if k in props})
     return out
+
+
+# -- client.py -----------------------------------------------------------------------------------
+
+
+def _client_method(op: OperationSpec) -> str:
+    doc = textwrap.wrap(f"`{op.event}` ({op.audience}): {op.summary}", 88)
+    return template("client_method.tmpl").substitute(
+        name=snake(op.event),
+        parameter=f", payload: {op.payload_schema}" if op.payload_schema else "",
+        doc="\n        ".join(doc),
+        member=const(op.event),
+        argument="payload" if op.payload_schema else "None",
+    )
+
+
+def client(contract: Contract) -> str:
+    client_ops = [op for op in contract.operations if op.direction == "client-to-server"]
+    server_ops = [
+        op for op in contract.operations if op.direction == "server-to-client" and not op.reserved
+    ]
+    models = [str(op.payload_schema) for op in server_ops if op.payload_schema]
+    if len(set(models)) != len(server_ops):
+        # events() yields bare models: each server event needs a payload model of its own.
+        raise ContractError("every server event needs its own payload schema for the client")
+    imports = {contract.handshake_schema, *models}
+    imports.update(str(op.payload_schema) for op in client_ops if op.payload_schema)
+    return template("client.py.tmpl").substitute(
+        header=HEADER,
+        imports=", ".join(sorted(imports)),
+        server_events=" | ".join(models),
+        handshake=contract.handshake_schema,
+        methods="".join(_client_method(op) for op in client_ops),
+    )

@@ -101,7 +101,8 @@ class TtsResponseType(StrEnum):
     """
     How the reply is spoken: `single` one audio delta with the whole reply; `chain` one
     delta per sentence, the first spoken as soon as the language model has produced it;
-    `stream` audio chunks of about 100-200 ms as the speech engine yields them.
+    `stream` audio chunks of about 100-200 ms as the speech engine yields them. A new
+    session starts with `chain`; an update that leaves it out keeps the current value.
     """
 
     SINGLE = "single"
@@ -112,6 +113,8 @@ class TtsResponseType(StrEnum):
 class SsmlGender(StrEnum):
     """
     Preferred voice gender, for providers that select voices by gender (Google, Azure SSML).
+    A new session starts with `unspecified`; an update that leaves it out keeps the current
+    value.
     """
 
     UNSPECIFIED = "unspecified"
@@ -122,7 +125,8 @@ class SsmlGender(StrEnum):
 
 class SttLocalModel(StrEnum):
     """
-    Embedded pocketsphinx with its US English acoustic and language model.
+    Embedded pocketsphinx with its US English acoustic and language model. Default
+    `pocketsphinx-en-us` (a new session, or a switch to this provider that names none).
     """
 
     POCKETSPHINX_EN_US = "pocketsphinx-en-us"
@@ -133,7 +137,8 @@ class SttOpenAiModel(StrEnum):
     OpenAI transcription model. `gpt_4o_mini_transcribe` is the original contract's spelling
     of `gpt-4o-mini-transcribe`; both are accepted. whisper-1 and the gpt-4o transcribe
     models shut down on 2027-02-26 (OpenAI deprecations) and are then served by `gpt-
-    transcribe`.
+    transcribe`. Default `gpt-transcribe` (a new session, or a switch to this provider that
+    names none).
     """
 
     WHISPER_1 = "whisper-1"
@@ -146,7 +151,8 @@ class SttOpenAiModel(StrEnum):
 
 class SttAwsModel(StrEnum):
     """
-    No selectable models: Amazon Transcribe streaming uses its default model.
+    No selectable models: Amazon Transcribe streaming uses its default model. Default
+    `default` (a new session, or a switch to this provider that names none).
     """
 
     DEFAULT = "default"
@@ -154,7 +160,8 @@ class SttAwsModel(StrEnum):
 
 class SttGoogleModel(StrEnum):
     """
-    Google Cloud Speech-to-Text recognition model; `default` lets Google choose.
+    Google Cloud Speech-to-Text recognition model; `default` lets Google choose. Default
+    `default` (a new session, or a switch to this provider that names none).
     """
 
     DEFAULT = "default"
@@ -164,7 +171,8 @@ class SttGoogleModel(StrEnum):
 
 class SttMistralModel(StrEnum):
     """
-    Mistral Voxtral transcription model.
+    Mistral Voxtral transcription model. Default `voxtral-mini-latest` (a new session, or a
+    switch to this provider that names none).
     """
 
     VOXTRAL_MINI_LATEST = "voxtral-mini-latest"
@@ -174,7 +182,8 @@ class SttMistralModel(StrEnum):
 class LlmLocalModel(StrEnum):
     """
     The embedded demo responder: deterministic keyword rules in the ELIZA tradition, not a
-    language model.
+    language model. Default `eliza` (a new session, or a switch to this provider that names
+    none).
     """
 
     ELIZA = "eliza"
@@ -184,7 +193,8 @@ class LlmOpenAiModel(StrEnum):
     """
     OpenAI chat model. Reasoning models (gpt-5*, o1, o3, o4, codex) ignore `temperature`.
     Retired models (OpenAI deprecations page) are served by their successor, and
-    `session.updated` names both.
+    `session.updated` names both. Default `gpt-5.6-luna` (a new session, or a switch to this
+    provider that names none).
     """
 
     GPT_5_6_SOL = "gpt-5.6-sol"
@@ -255,7 +265,8 @@ class LlmAwsModel(StrEnum):
     called through the Converse streaming API. Claude 4.x base ids take no on-demand
     throughput and are served through an inference profile. The original contract's Claude
     v1, v2 and Instant ids are end-of-life on Bedrock and are served by their successor;
-    `session.updated` names both.
+    `session.updated` names both. Default `global.anthropic.claude-haiku-4-5-20251001-v1:0`
+    (a new session, or a switch to this provider that names none).
     """
 
     ANTHROPIC_CLAUDE_V2 = "anthropic.claude-v2"
@@ -285,7 +296,8 @@ class LlmAzureModel(StrEnum):
     `amazon.*` values of the original contract are Bedrock model ids that no Azure OpenAI
     deployment serves; they are refused unless the operator maps them to a deployment
     (METAHUMAN_MODEL_MAP). Reasoning deployments (o-series, gpt-5*) need api-version
-    2024-12-01-preview or later.
+    2024-12-01-preview or later. Default `gpt-4o` (a new session, or a switch to this
+    provider that names none).
     """
 
     GPT_35_TURBO = "gpt-35-turbo"
@@ -317,7 +329,8 @@ class LlmAzureModel(StrEnum):
 
 class LlmAiGamesModel(StrEnum):
     """
-    AI Games gateway model.
+    AI Games gateway model. Default `ATLAS` (a new session, or a switch to this provider
+    that names none).
     """
 
     ATLAS = "ATLAS"
@@ -328,7 +341,8 @@ class LlmAiGamesModel(StrEnum):
 
 class LlmClarityModel(StrEnum):
     """
-    No selectable models: the Clarity gateway's configured model is used.
+    No selectable models: the Clarity gateway's configured model is used. Default `default`
+    (a new session, or a switch to this provider that names none).
     """
 
     DEFAULT = "default"
@@ -339,7 +353,10 @@ class LlmBayerModel(StrEnum):
     Bayer gateway (myGenAssist) model. The gateway takes model ids (`gpt-4o-mini`); the
     original contract's display names are mapped to ids where they are known, and an
     operator maps the others (METAHUMAN_MODEL_MAP). Embedding, reranker and batch entries
-    are not chat models and are refused.
+    are not chat models and are refused. The GPT-OSS-120B value is spelled as in the
+    original contract, with U+2011 non-breaking hyphens in place of ASCII `-`: send it
+    exactly so. Default `GPT-4o mini` (a new session, or a switch to this provider that
+    names none).
     """
 
     O4_MINI = "o4-mini"
@@ -397,7 +414,8 @@ class LlmBayerModel(StrEnum):
 
 class TtsLocalModel(StrEnum):
     """
-    Embedded espeak-ng formant synthesiser.
+    Embedded espeak-ng formant synthesiser. Default `espeak-ng` (a new session, or a switch
+    to this provider that names none).
     """
 
     ESPEAK_NG = "espeak-ng"
@@ -407,7 +425,8 @@ class TtsOpenAiModel(StrEnum):
     """
     OpenAI speech model. `tts-1` and `tts-1-hd` take fewer voices than `gpt-4o-mini-tts` (no
     `ballad`, `verse`, `marin`, `cedar`). Every /v1/audio/speech model shuts down on
-    2027-01-06 (OpenAI deprecations).
+    2027-01-06 (OpenAI deprecations). Default `gpt-4o-mini-tts` (a new session, or a switch
+    to this provider that names none).
     """
 
     TTS_1 = "tts-1"
@@ -419,7 +438,8 @@ class TtsOpenAiModel(StrEnum):
 class TtsAwsModel(StrEnum):
     """
     Amazon Polly engine. `default` picks the neural engine where the voice has it, else
-    standard.
+    standard. Default `default` (a new session, or a switch to this provider that names
+    none).
     """
 
     DEFAULT = "default"
@@ -432,7 +452,8 @@ class TtsAwsModel(StrEnum):
 class TtsAzureModel(StrEnum):
     """
     Accepted for compatibility with the original contract; Azure neural voices have no model
-    choice, so it does not change the voice.
+    choice, so it does not change the voice. Default `gpt-4o` (a new session, or a switch to
+    this provider that names none).
     """
 
     GPT_4 = "gpt-4"
@@ -445,7 +466,8 @@ class TtsAzureModel(StrEnum):
 
 class TtsGoogleModel(StrEnum):
     """
-    No selectable models: Google picks the model from the voice.
+    No selectable models: Google picks the model from the voice. Default `default` (a new
+    session, or a switch to this provider that names none).
     """
 
     DEFAULT = "default"
@@ -453,7 +475,8 @@ class TtsGoogleModel(StrEnum):
 
 class TtsLocalVoice(StrEnum):
     """
-    espeak-ng English voice.
+    espeak-ng English voice. Default `en-us` (a new session, or a switch to this provider
+    that names none).
     """
 
     EN_US = "en-us"
@@ -468,7 +491,8 @@ class TtsOpenAiVoice(StrEnum):
     """
     OpenAI voice. Not every model takes every voice: `tts-1` and `tts-1-hd` take alloy, ash,
     coral, echo, fable, onyx, nova, sage and shimmer; a voice the model does not take is
-    refused at session.update.
+    refused at session.update. Default `alloy` (a new session, or a switch to this provider
+    that names none).
     """
 
     ALLOY = "alloy"
@@ -488,7 +512,8 @@ class TtsOpenAiVoice(StrEnum):
 
 class TtsAwsVoice(StrEnum):
     """
-    Amazon Polly voice.
+    Amazon Polly voice. Default `Joanna` (a new session, or a switch to this provider that
+    names none).
     """
 
     ADITI = "Aditi"
@@ -591,7 +616,8 @@ class TtsAwsVoice(StrEnum):
 
 class TtsAzureVoice(StrEnum):
     """
-    Azure neural voice.
+    Azure neural voice. Default `en-US-JennyNeural` (a new session, or a switch to this
+    provider that names none).
     """
 
     EN_US_JENNY_NEURAL = "en-US-JennyNeural"
@@ -620,7 +646,8 @@ TtsGoogleVoice = TypeAliasType(
 )
 """
 Google voice name such as `en-US-Neural2-F`, or `default` to let Google choose one from
-`language` and `ssmlGender`.
+`language` and `ssmlGender`. Default `default` (a new session, or a switch to this
+provider that names none).
 """
 
 
@@ -1537,6 +1564,12 @@ base64}`. 20-100 ms per chunk is typical.
 """
 
 
+InputBufferAppendJson = TypeAliasType("InputBufferAppendJson", AudioBase64 | AudioObject)
+"""
+The JSON forms of an audio chunk: a base64 string, or `{"audio": base64}`.
+"""
+
+
 class InputBufferInitialized(ContractModel):
     """
     The first chunk of a new utterance arrived; later chunks and the commit belong to
@@ -1753,6 +1786,10 @@ class ConnectErrorCode(StrEnum):
 
 
 class ConnectErrorData(ContractModel):
+    """
+    What a client branches on when its handshake is refused.
+    """
+
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
@@ -1773,4 +1810,4 @@ class ConnectError(ContractModel):
     """
     Human-readable reason.
     """
-    data: Annotated[ConnectErrorData, Field(title="ConnectErrorData")]
+    data: ConnectErrorData

@@ -2,10 +2,11 @@
 
     metahuman-chat-talk reply.wav --input question.wav
 
-It connects as a Sender and as a Receiver of one session, streams the WAV in real time in 20 ms
-chunks, prints the transcript, the reply and the timings (commit -> transcript, commit -> first
-audio), and writes the spoken reply: a WAV file for ``--output-format pcm16`` or ``wav``, an MP3
-file for ``mp3``.
+It connects as a Sender and as a Receiver of one session through the client generated from the
+contract (``generated.client.ChatClient``: typed methods out, generated models in), streams the
+WAV in real time in 20 ms chunks, prints the transcript, the reply and the timings (commit ->
+transcript, commit -> first audio), and writes the spoken reply: a WAV file for
+``--output-format pcm16`` or ``wav``, an MP3 file for ``mp3``.
 
 Every failure is one line on stderr and an exit code: 2 bad options or input/output file,
 3 no server at the URL, 4 handshake refused (with its code), 5 the turn failed.
@@ -21,8 +22,25 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import socketio
-
+from codegen.runtime.client import ConnectRefused
+from generated.client import ChatClient
+from generated.models import (
+    ClientRole,
+    CustomError,
+    ErrorCode,
+    Handshake,
+    InputAudioFormat,
+    InputAudioUpdate,
+    OutputAudioFormat,
+    OutputAudioUpdate,
+    RequestTranscribeDone,
+    ResponseAudioDelta,
+    ResponseText,
+    SessionUpdate,
+    SessionUpdated,
+    TtsOptionsUpdate,
+    TtsResponseType,
+)
 from handlers.audio import AudioFormatError, parse_wav, resample_pcm16, wav_bytes
 from handlers.cli import OneLineParser
 
@@ -68,35 +86,27 @@ def check_output(path: Path) -> None:
         raise TalkError(f"output {path}: is a directory", EXIT_USAGE)
 
 
-def _refusal(data: Any) -> str | None:
-    """The code and message of a refused handshake, from connect_error's data."""
-    if not isinstance(data, dict):
-        return None
-    details = data.get("data")
-    code = details.get("code") if isinstance(details, dict) else None
-    return f"{code or 'refused'}: {data.get('message', '')}".rstrip(": ")
-
-
-async def _connect(client: socketio.AsyncClient, url: str, path: str, auth: dict[str, str]) -> None:
+async def _connect(client: ChatClient, url: str, path: str) -> None:
     """Connect ``client``; TalkError saying whether no server answered or it refused us."""
-    refusals: list[str] = []
-
-    async def on_connect_error(data: Any = None) -> None:
-        if (reason := _refusal(data)) is not None:
-            refusals.append(reason)
-
-    client.on("connect_error", on_connect_error)
+    handshake = client.handshake
+    role = handshake.role if isinstance(handshake, Handshake) else "client"
     try:
-        await client.connect(url, socketio_path=path, auth=auth, wait_timeout=10)
-    except socketio.exceptions.ConnectionError as exc:
-        if refusals:
-            raise TalkError(
-                f"the server refused the {auth['role']}: {refusals[0]}", EXIT_REFUSED
-            ) from None
+        await client.connect()
+    except ConnectRefused as exc:
+        raise TalkError(
+            f"the server refused the {role}: {exc.code}: {exc.message}", EXIT_REFUSED
+        ) from None
+    except ConnectionError as exc:
         raise TalkError(
             f"no server at {url} (path {path}): {exc}; start one with metahuman-chat-server",
             EXIT_NO_SERVER,
         ) from None
+
+
+# Errors after which no reply comes: the turn is over.
+TURN_ENDING_ERRORS = frozenset(
+    {ErrorCode.PROVIDER_ERROR, ErrorCode.PROVIDER_UNAVAILABLE, ErrorCode.INTERNAL_ERROR}
+)
 
 
 def _joined(chunks: list[bytes], output_format: str) -> tuple[bytes, float | None]:
@@ -128,82 +138,93 @@ async def talk(
     pcm, rate = await asyncio.to_thread(read_input, input_wav)
     pcm = resample_pcm16(pcm, rate, INPUT_RATE)
     session_id = "talk-" + secrets.token_hex(4)
-    auth: dict[str, str] = {"sessionId": session_id}
-    if token:
-        auth["token"] = token
-    sender, receiver = socketio.AsyncClient(), socketio.AsyncClient()
-    updated, transcribed, replied, done = (asyncio.Event() for _ in range(4))
+    sender, receiver = (
+        ChatClient(url, Handshake(role=role, session_id=session_id, token=token), path=path)
+        for role in (ClientRole.SENDER, ClientRole.RECEIVER)
+    )
+    updated, done = asyncio.Event(), asyncio.Event()
     chunks: list[bytes] = []
     result: dict[str, Any] = {"errors": []}
 
-    async def _updated(_: dict[str, Any]) -> None:
-        updated.set()
-
-    async def _transcribed(data: dict[str, Any]) -> None:
-        result["transcript"] = data["text"]
-        result["transcript_at"] = time.monotonic()
-        transcribed.set()
-        if not data["text"].strip():
-            done.set()  # nothing recognised: the turn ends here
-
-    async def _text(data: dict[str, Any]) -> None:
-        result["reply"] = data["text"]
-        replied.set()
-
-    async def _audio(data: dict[str, Any]) -> None:
-        if data["audio"]:
-            result.setdefault("first_audio_at", time.monotonic())
-        chunks.append(data["audio"])
-        if data["final"]:
-            done.set()
-
-    async def _error(data: dict[str, Any]) -> None:
-        result["errors"].append(data)
-        print(f"server error: {data.get('code')}: {data.get('message')}", file=sys.stderr)
-        if data.get("event") == "session.update":
+    def on_error(error: CustomError) -> None:
+        result["errors"].append(error)
+        print(f"server error: {error.code}: {error.message}", file=sys.stderr)
+        if error.event == "session.update":
             updated.set()  # refused: the check after the wait says so
-        if data.get("code") in {"provider_error", "provider_unavailable", "internal_error"}:
+        if error.code in TURN_ENDING_ERRORS:
             done.set()
 
-    sender.on("session.updated", _updated)
-    sender.on("request.transcribe.done", _transcribed)
-    receiver.on("response.text", _text)
-    receiver.on("response.audio.delta", _audio)
-    sender.on("custom.error", _error)
-    receiver.on("custom.error", _error)
+    async def sender_events() -> None:
+        async for event in sender.events():
+            match event:
+                case SessionUpdated():
+                    updated.set()
+                case RequestTranscribeDone(text=text):
+                    result["transcript"] = text
+                    result["transcript_at"] = time.monotonic()
+                    if not text.strip():
+                        done.set()  # nothing recognised: the turn ends here
+                case CustomError():
+                    on_error(event)
+        done.set()  # the connection closed: nothing more will come
+
+    async def receiver_events() -> None:
+        async for event in receiver.events():
+            match event:
+                case ResponseText(text=text):
+                    result["reply"] = text
+                case ResponseAudioDelta(audio=audio, final=final):
+                    if audio:
+                        result.setdefault("first_audio_at", time.monotonic())
+                    chunks.append(audio)
+                    if final:
+                        done.set()
+                case CustomError():
+                    on_error(event)
+        done.set()
+
+    watchers: list[asyncio.Task[None]] = []
     try:
-        await _connect(receiver, url, path, {**auth, "role": "receiver"})
-        await _connect(sender, url, path, {**auth, "role": "sender"})
-        await sender.emit(
-            "session.update",
-            {
-                "tts": {"responseType": mode},
-                "inputAudio": {"format": "pcm16", "sampleRate": INPUT_RATE},
-                "outputAudio": {"format": output_format, "sampleRate": OUTPUT_RATE},
-            },
+        await _connect(receiver, url, path)  # first, so it is in the room when the reply goes out
+        await _connect(sender, url, path)
+        watchers = [asyncio.create_task(sender_events()), asyncio.create_task(receiver_events())]
+        await sender.session_update(
+            SessionUpdate(
+                tts=TtsOptionsUpdate(response_type=TtsResponseType(mode)),
+                input_audio=InputAudioUpdate(format=InputAudioFormat.PCM16, sample_rate=INPUT_RATE),
+                output_audio=OutputAudioUpdate(
+                    format=OutputAudioFormat(output_format), sample_rate=OUTPUT_RATE
+                ),
+            )
         )
         await asyncio.wait_for(updated.wait(), wait_seconds)
-        if refused := [e for e in result["errors"] if e.get("event") == "session.update"]:
-            raise TalkError(f"the server refused the settings: {refused[0].get('message')}")
+        if refused := [e for e in result["errors"] if e.event == "session.update"]:
+            raise TalkError(f"the server refused the settings: {refused[0].message}")
         step = int(INPUT_RATE * CHUNK_SECONDS) * 2
         start = time.monotonic()
         for index, offset in enumerate(range(0, len(pcm), step)):
-            await sender.emit("input.buffer.append", pcm[offset : offset + step])
+            await sender.input_buffer_append(pcm[offset : offset + step])
             if realtime:
                 # Pace by the clock, not by sleeps, so the stream does not drift behind real time.
                 await asyncio.sleep(
                     max(0.0, start + (index + 1) * CHUNK_SECONDS - time.monotonic())
                 )
         committed_at = time.monotonic()
-        await sender.emit("input.buffer.commit")
+        await sender.input_buffer_commit()
         await asyncio.wait_for(done.wait(), wait_seconds)
+        for watcher in watchers:
+            if watcher.done() and (exc := watcher.exception()) is not None:
+                raise TalkError(f"the server broke the contract: {exc}")
     except TimeoutError:
         raise TalkError(f"no reply within {wait_seconds:g} s") from None
     finally:
-        await sender.disconnect()
-        await receiver.disconnect()
+        await sender.close()
+        await receiver.close()
+        for watcher in watchers:
+            watcher.cancel()
+        await asyncio.gather(*watchers, return_exceptions=True)
     if "transcript" not in result:
-        codes = ", ".join(str(error.get("code")) for error in result["errors"]) or "none"
+        codes = ", ".join(str(error.code) for error in result["errors"]) or "none"
         raise TalkError(f"no transcript came back (errors: {codes})")
     data, seconds = _joined(chunks, output_format)
     await asyncio.to_thread(output.write_bytes, data)

@@ -12,6 +12,9 @@
 // and gets session.updated, input.buffer.initialized, request.transcribe.done (the transcript),
 // custom.error and, with server VAD, input.speech.started/stopped and input.buffer.committed.
 //
+// The sockets are MetaHumanClient (contract.js, compiled from the contract's generated
+// contract.ts): typed methods per client event, listeners per server event.
+//
 // URL parameters: sessionId, token (better in the fragment, #token=..., which never reaches a
 // server's logs), autostart=1 (kiosk: connect and listen hands-free on load),
 // vad=server (hands-free turns detected by the server), threshold (page VAD level, RMS 0..1).
@@ -170,7 +173,7 @@ function connect(role, socketioPath) {
   const auth = { role, sessionId: page.sessionId };
   const token = new URLSearchParams(location.hash.slice(1)).get("token") || params.get("token");
   if (token) auth.token = token;
-  const socket = io({ path: socketioPath, auth, transports: ["websocket"] });
+  const socket = MetaHumanClient.connect(auth, { path: socketioPath, transports: ["websocket"] });
   const state = $(`${role}-state`);
   socket.on("connect", () => {
     page.connected[role] = true;
@@ -251,7 +254,7 @@ function settingsUpdate() {
 function sessionUpdate(fields) {
   const update = { ...fields, outputAudio: { format: "pcm16" } };
   if (turns.mode === "server_vad") update.turnDetection = { type: "server_vad" };
-  sender.emit("session.update", update);
+  sender.sessionUpdate(update);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -321,7 +324,7 @@ function setTurnState(text) {
 
 function send(pcm) {
   if (!sender.connected) return; // not buffered for later: stale audio is no use to a turn
-  sender.emit("input.buffer.append", pcm); // an ArrayBuffer: a binary attachment
+  sender.inputBufferAppend(pcm); // an ArrayBuffer: a binary attachment
   page.chunksSent++;
 }
 
@@ -340,7 +343,7 @@ async function endUtterance() {
   turns.talking = false;
   turns.ending = false;
   if (!sender.connected) return;
-  sender.emit("input.buffer.commit");
+  sender.inputBufferCommit();
   page.commits++;
   setTurnState("committed, waiting for the reply");
   showStats();

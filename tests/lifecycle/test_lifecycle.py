@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "asyncapi.yaml"
 DATA = ROOT / "handlers" / "providers" / "lifecycle.yaml"
 AS_OF = date(2026, 11, 30)
-# Schema titles name stage, provider and what the enum lists: sttOpenAiModel, ttsAwsVoice, ...
-TITLE = re.compile(r"^(stt|llm|tts)([A-Z][A-Za-z]*?)(Model|Voice)$")
+# Schema keys name stage, provider and what the enum lists: SttOpenAiModel, TtsAwsVoice, ...
+SCHEMA_KEY = re.compile(r"^(Stt|Llm|Tts)([A-Z][A-Za-z]*?)(Model|Voice)$")
 
 
 def provider_name(camel: str) -> str:
@@ -39,11 +39,11 @@ def provider_name(camel: str) -> str:
 def contract_enums() -> Iterator[tuple[Stage, str, str, dict[str, Any]]]:
     """(stage, provider, "Model"|"Voice", schema) for every model and voice enum of the contract."""
     document = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
-    for schema in document["components"]["schemas"].values():
-        match = TITLE.match(schema.get("title", ""))
+    for key, schema in document["components"]["schemas"].items():
+        match = SCHEMA_KEY.match(key)
         if match and "enum" in schema:
             stage, provider, what = match.groups()
-            yield cast(Stage, stage), provider_name(provider), what, schema
+            yield cast(Stage, stage.lower()), provider_name(provider), what, schema
 
 
 MODEL_ENUMS = {(s, p): schema for s, p, what, schema in contract_enums() if what == "Model"}
@@ -56,7 +56,7 @@ def lifecycle() -> Lifecycle:
 
 
 def test_the_contract_has_model_enums_for_every_stage() -> None:
-    # Guards the title pattern: if the contract renamed its schemas, nothing below would run.
+    # Guards the key pattern: if the contract renamed its schemas, nothing below would run.
     assert {stage for stage, _ in MODEL_ENUMS} == {"stt", "llm", "tts"}
     assert len(MODEL_ENUMS) == 17
     assert ("llm", "aws") in MODEL_ENUMS and ("tts", "openai") in VOICE_ENUMS
@@ -72,7 +72,7 @@ def test_every_contract_model_has_exactly_one_entry(
     assert found is not None, f"no lifecycle section for {stage}.{provider}"
     assert values - set(found.models) == set(), "contract values without a lifecycle entry"
     assert set(found.models) - values == set(), "lifecycle entries that are not contract values"
-    assert found.default == MODEL_ENUMS[key]["default"], "lifecycle and contract defaults differ"
+    assert found.default == MODEL_ENUMS[key]["x-default"], "lifecycle and contract defaults differ"
 
 
 def test_no_lifecycle_section_without_a_contract_enum(lifecycle: Lifecycle) -> None:
