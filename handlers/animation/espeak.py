@@ -10,8 +10,9 @@ Two ways in, both on the one thread that owns espeak-ng (the library keeps globa
 ``handlers.providers.tts.local``):
 
 * :class:`EspeakTimingCapture` is fed the event pointer from an existing synthesis callback
-  (``capture.feed(events)`` in ``_on_audio``) after :func:`enable_phoneme_events` ran once on that
-  thread; ``capture.timeline()`` then gives the marks. This is how the local TTS gets its timings
+  (``capture.feed(events, pcm)`` in the local engine's callback) after
+  :func:`enable_phoneme_events` ran once on that thread (the engine does it at start-up);
+  ``capture.timeline()`` then gives the marks. This is how the local TTS gets its timings
   while it streams, at the cost of reading a few structs per 50 ms buffer.
 * :class:`TimedSynthesis` runs a whole synthesis with its own callback (and puts the engine's
   back), returning the audio and its timeline: for the estimator's reference and the tests.
@@ -271,7 +272,7 @@ class TimedSynthesis:
         ]
         lib.espeak_Synth.restype = ctypes.c_int
         self._callback = SynthCallback(self._on_audio)
-        self._events_enabled = False
+        self._events_enabled = True  # the local engine switches them on at start-up
         self._audio = bytearray()
         self._capture: EspeakTimingCapture | None = None
         self.first_audio_at: float | None = None
@@ -322,6 +323,9 @@ class TimedSynthesis:
             )
         finally:
             self._capture = None
+            if not self._events_enabled:  # the engine's own syntheses read them
+                enable_phoneme_events(lib, True)
+                self._events_enabled = True
             if restore is not None:
                 lib.espeak_SetSynthCallback(ctypes.cast(restore, ctypes.c_void_p))
         if status != _EE_OK:
