@@ -113,6 +113,8 @@ class FakePolly(LoopbackEndpoint):
         """A pause between body pieces, as a slower link would make."""
         self.marks_gate: asyncio.Event | None = None
         """When set up, speech marks are answered only once the test opens it."""
+        self.marks_served = asyncio.Event()
+        """Set when a speech marks answer has been written."""
         super().__init__()
 
     def routes(self) -> list[web.RouteDef]:
@@ -195,6 +197,7 @@ class FakePolly(LoopbackEndpoint):
         lines = speech_marks(body["Text"], set(body["SpeechMarkTypes"]), speech)
         served = "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines).encode()
         call.served = served
+        self.marks_served.set()
         return web.Response(
             body=served,
             headers={

@@ -33,19 +33,13 @@ def marks_calls(polly: FakePolly) -> list[Any]:
     return [c for c in polly.calls if c.body.get("OutputFormat") == "json"]
 
 
-async def wait_until(condition: Any, within: float = 5.0) -> None:
-    async with asyncio.timeout(within):
-        while not condition():
-            await asyncio.sleep(0.01)
-
-
 async def test_marks_are_asked_for_beside_the_audio_in_polly_s_format(polly: FakePolly) -> None:
     polly.gate = asyncio.Event()  # the audio stops after its first piece
     stream = provider(polly).synthesize(HISTORY.text, timed())
 
     first = await asyncio.wait_for(anext(stream), 5)
     # The marks request is made and answered while the audio request is still open.
-    await wait_until(lambda: marks_calls(polly) and marks_calls(polly)[0].served)
+    await asyncio.wait_for(polly.marks_served.wait(), 5)
     polly.gate.set()
     chunks = [first, *await collect(stream)]
 
@@ -141,7 +135,7 @@ async def test_the_fake_answers_marks_as_json_lines(polly: FakePolly) -> None:
     marks = [json.loads(line) for line in body.splitlines()]
     times = [m["time"] for m in marks]
     assert times == sorted(times) and all(isinstance(t, int) for t in times)
-    text = "hello how are you".encode()
+    text = b"hello how are you"
     words = [m for m in marks if m["type"] == "word"]
     assert [text[m["start"] : m["end"]].decode() for m in words] == ["hello", "how", "are", "you"]
     assert [m["value"] for m in words] == ["hello", "how", "are", "you"]
