@@ -139,10 +139,20 @@ class EspeakTimingCapture:
         self._words.extend(words)
         self._audio += pcm16
 
-    def timeline(self) -> Timeline:
-        """The marks, with the mouth at rest wherever the audio is silent."""
+    def timeline(self, *, complete: bool = True) -> Timeline:
+        """The marks, with the mouth at rest wherever the audio is silent.
+
+        ``complete=False`` (read while the synthesis goes on): the words are those espeak-ng has
+        reached, the text cut after the last of them, so the words not spoken yet are not
+        guessed; the last word ends with the audio so far until later events say otherwise.
+        """
+        text = self.text
+        if not complete:
+            reached = max((w.char_index + max(w.length, 1) for w in self._words), default=0)
+            token_end = re.compile(r"\S*").match(text, min(reached, len(text)))
+            text = text[: token_end.end()] if token_end is not None else text[:reached]
         raw = timeline_from_events(
-            self.text, self._phonemes, self._words, self.samples, self.sample_rate
+            text, self._phonemes, self._words, self.samples, self.sample_rate
         )
         audio = bytes(self._audio)
         return close_mouth_in_silence(raw, silent_runs(audio, self.sample_rate))

@@ -277,8 +277,8 @@ class LocalTextToSpeech(NothingToClose):
             else None
         )
 
-        def marks() -> Timeline | None:
-            return capture.timeline() if capture is not None else None
+        def marks(*, complete: bool = False) -> Timeline | None:
+            return capture.timeline(complete=complete) if capture is not None else None
 
         def speak(emit: Emit[tuple[bytes, Timeline | None]]) -> None:
             def sink(pcm: bytes) -> bool:
@@ -287,7 +287,7 @@ class LocalTextToSpeech(NothingToClose):
             self._engine.speak(spoken, voice, rate, sink, capture)
             tail = rechunker.flush()
             if tail or capture is not None:  # the final marks, even with no audio left
-                emit((tail, marks()))
+                emit((tail, marks(complete=True)))
 
         # aclosing: a consumer that stops early aborts the synthesis at its next full chunk.
         async with aclosing(stream_from_thread(speak, self._engine.thread)) as chunks:
