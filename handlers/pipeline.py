@@ -153,12 +153,12 @@ class Reply:
         self.spoken: list[str] = []
         """The text of each delta sent with text: the sentences whose audio has started."""
         self.encoder = AudioEncoder(turn.settings.output_audio)
-        tts = turn.settings.tts_request()
+        tts, tts_mode = turn.settings.tts_request(), turn.settings.tts.response_type
         self.timings = ReplyTimings(
             turn.settings.animation, turn.settings.tts.provider.value, tts.speed
         )
         """Visemes and words per delta (handlers.animation.track)."""
-        self.tts_request = dataclasses.replace(tts, timings=self.timings.enabled)
+        self.tts_request = dataclasses.replace(tts, timings=self.timings.wanted(tts_mode))
 
     @property
     def audio_sent_ms(self) -> int:

@@ -9,7 +9,8 @@ events, Polly's speech marks), else an estimate (:mod:`.estimate`): espeak-ng sp
 text on its own thread, started as the stretch starts so it runs beside the provider's synthesis,
 and its marks are fitted onto the real audio off the event loop. A whole stretch (``single``,
 ``chain``) is fitted end to end; a streamed one keeps the reference's pace from the audio's first
-sound, the mouth closed where the audio so far is silent.
+sound, the mouth closed where the audio so far is silent. Timings never hold audio back for a
+provider that has its own: a chunk that comes before them goes with what is known by then.
 
 With both ``animation`` flags off nothing is computed and the deltas carry no timing fields.
 """
@@ -22,10 +23,17 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 
-from generated.models import Animation, TimingSource, Viseme, VisemeMark, WordTiming
+from generated.models import (
+    Animation,
+    TimingSource,
+    TtsResponseType,
+    Viseme,
+    VisemeMark,
+    WordTiming,
+)
 from handlers.animation.estimate import estimate_prefix, estimate_timeline
 from handlers.animation.timeline import DeltaAligner, Timeline, VisemeAt, WordSpan, samples_to_ms
-from handlers.providers.base import PcmChunk
+from handlers.providers.base import PcmChunk, TimingsWanted
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +58,12 @@ class ReplyTimings:
         self._eager_reference = provider not in PROVIDERS_WITH_TIMINGS
         self._speed = speed
         self._aligner = DeltaAligner()
+
+    def wanted(self, mode: TtsResponseType) -> TimingsWanted:
+        """What to ask the TTS provider for (``TtsRequest.timings``) in response mode ``mode``."""
+        if not self.enabled:
+            return "none"
+        return "each_chunk" if mode == TtsResponseType.STREAM else "final"
 
     @contextlib.asynccontextmanager
     async def stretch(self, text: str) -> AsyncIterator[Stretch]:
@@ -103,9 +117,17 @@ class Stretch:
             return
         self._extend(chunk)
         timeline = chunk.timeline
-        if timeline is None and self._pcm:
+        if timeline is None and self._pcm and self._may_estimate():
             timeline = await self._estimate(estimate_prefix)
         self._place(timeline)
+
+    def _may_estimate(self) -> bool:
+        """A provider with timings of its own (Polly, before its marks are in) does not make a
+        delta wait for the reference: its mouth rests until the reference or the marks are in.
+        For the others the estimate is the only source, started with the synthesis."""
+        self.start_reference()
+        assert self._reference is not None
+        return self._timings._eager_reference or self._reference.done()
 
     def start_reference(self) -> None:
         if self._reference is None:

@@ -11,7 +11,7 @@ and then serves every session concurrently, so it keeps no per-session state.
 * LLM: ``respond(request)`` is an async generator of text deltas.
 * TTS: ``synthesize(text, request)`` is an async generator of PCM16 chunks. A provider that knows
   when each viseme and word sounds (espeak-ng's events, Polly's speech marks) puts it on the
-  chunks (``PcmChunk.timeline``) when ``request.timings`` asks; one that does not leaves it None
+  chunks (``PcmChunk.timeline``) where ``request.timings`` asks; one that does not leaves it None
   and the server estimates the timings from the audio (``handlers.animation.track``).
 
 Every provider also has ``async def aclose()``: the server calls it at shutdown, and a provider
@@ -31,6 +31,9 @@ from typing import Literal, Protocol, Self
 from handlers.animation.timeline import Timeline
 
 Stage = Literal["stt", "llm", "tts"]
+TimingsWanted = Literal["none", "final", "each_chunk"]
+"""Which chunks need ``PcmChunk.timeline``: none; the last (the call's audio goes out as one
+delta); every one (each chunk goes out as it comes)."""
 
 
 class ProviderUnavailable(Exception):
@@ -89,8 +92,9 @@ class TtsRequest:
     speed: float
     sample_rate: int
     """The rate the session wants; a provider may yield another, each chunk says which."""
-    timings: bool = False
-    """Whether the caller wants ``PcmChunk.timeline``; a provider may skip the work otherwise."""
+    timings: TimingsWanted = "none"
+    """Which chunks the caller wants ``PcmChunk.timeline`` on; a provider may skip the work
+    elsewhere (and may add timelines anywhere: they are never wrong, only maybe unused)."""
 
 
 @dataclass(frozen=True, slots=True)

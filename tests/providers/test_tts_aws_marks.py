@@ -26,7 +26,7 @@ def provider(polly: FakePolly) -> PollyTextToSpeech:
 
 
 def timed(voice: str = "Joanna", model: str = "default") -> Any:
-    return dataclasses.replace(request(voice, model), timings=True)
+    return dataclasses.replace(request(voice, model), timings="each_chunk")
 
 
 def marks_calls(polly: FakePolly) -> list[Any]:

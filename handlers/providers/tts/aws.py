@@ -127,7 +127,7 @@ class PollyTextToSpeech(Boto3Provider):
         engine, may_fall_back = choose_engine(request.model, voice)
         pieces = split_text(text)
         marks: asyncio.Future[list[str]] | None = None
-        if request.timings and len(pieces) == 1 and engine in SPEECH_MARK_ENGINES:
+        if request.timings != "none" and len(pieces) == 1 and engine in SPEECH_MARK_ENGINES:
             loop = asyncio.get_running_loop()
             marks = loop.run_in_executor(
                 self._executor, self._speech_marks, pieces[0], voice, engine, may_fall_back

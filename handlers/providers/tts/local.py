@@ -17,8 +17,9 @@ voice; every other value keeps the voice's default (male) sound.
 
 Timings (``request.timings``): espeak-ng's phoneme and word events come with each audio buffer,
 each with its sample position (phoneme events are switched on once, at start-up); an
-``EspeakTimingCapture`` reads them in the synthesis callback, and every chunk carries the marks
-of the audio so far (``PcmChunk.timeline``): exact, on the audio's own clock, at the cost of
+``EspeakTimingCapture`` reads them in the synthesis callback, and the last chunk (``final``; an
+empty one when no audio is left) or every chunk (``each_chunk``) carries the marks of the audio
+so far (``PcmChunk.timeline``): exact, on the audio's own clock, at the cost of
 reading a few structs per 50 ms buffer. ``Espeak``, ``shared_engine`` and ``speakable`` are
 public for ``handlers.animation``, which queues its reference syntheses on the same thread.
 ``request.speed`` (1.0 normal) scales the rate of 175 words per minute, within
@@ -273,12 +274,15 @@ class LocalTextToSpeech(NothingToClose):
         # Character positions in espeak-ng's events index the text it was handed.
         capture = (
             EspeakTimingCapture(spoken.decode("utf-8"), self.sample_rate)
-            if request.timings
+            if request.timings != "none"
             else None
         )
 
         def marks(*, complete: bool = False) -> Timeline | None:
-            return capture.timeline(complete=complete) if capture is not None else None
+            # Each chunk's costs more as the audio grows: only when each chunk needs one.
+            if capture is None or not (complete or request.timings == "each_chunk"):
+                return None
+            return capture.timeline(complete=complete)
 
         def speak(emit: Emit[tuple[bytes, Timeline | None]]) -> None:
             def sink(pcm: bytes) -> bool:
