@@ -25,6 +25,7 @@ import asyncio
 import itertools
 import json
 import statistics
+import threading
 import time
 import wave
 from collections.abc import AsyncIterator, Callable
@@ -183,8 +184,7 @@ class ScriptedReplies(NothingToClose):
 
 async def server_figures(quick: bool, log: Callable[[str], None] = print) -> dict[str, float]:
     texts, _ = texts_and_recordings()
-    polly = FakePolly()
-    await polly.start()
+    polly, polly_loop = _polly_elsewhere()
     aws = aws_env(AWS_ENDPOINT_URL_POLLY=polly.endpoint)
     factories: Any = {
         "stt": {"openai": lambda env: InstantStt()},
@@ -220,8 +220,23 @@ async def server_figures(quick: bool, log: Callable[[str], None] = print) -> dic
             )
     finally:
         await server.stop()
-        await polly.stop()
+        asyncio.run_coroutine_threadsafe(polly.stop(), polly_loop).result(10)
+        polly_loop.call_soon_threadsafe(polly_loop.stop)
     return figures
+
+
+def _polly_elsewhere() -> tuple[FakePolly, asyncio.AbstractEventLoop]:
+    """The fake Polly on its own thread and event loop, as a remote service would be: its work
+    serving the second (speech marks) request is not the server's."""
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, name="fake-polly", daemon=True).start()
+
+    async def start() -> FakePolly:
+        polly = FakePolly()
+        await polly.start()
+        return polly
+
+    return asyncio.run_coroutine_threadsafe(start(), loop).result(10), loop
 
 
 @dataclass

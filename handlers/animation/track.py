@@ -98,6 +98,7 @@ class Stretch:
         self._pcm = bytearray()
         self._sample_rate = 0
         self._appended = False
+        self._chunks_without_marks = 0
         self._reference: asyncio.Task[Timeline] | None = None
 
     async def add_clip(self, chunks: Sequence[PcmChunk]) -> None:
@@ -123,11 +124,16 @@ class Stretch:
 
     def _may_estimate(self) -> bool:
         """A provider with timings of its own (Polly, before its marks are in) does not make a
-        delta wait for the reference: its mouth rests until the reference or the marks are in.
-        For the others the estimate is the only source, started with the synthesis."""
-        self.start_reference()
-        assert self._reference is not None
-        return self._timings._eager_reference or self._reference.done()
+        delta wait for the reference: its mouth rests until the reference or the marks are in,
+        and the reference starts only after the first chunk, so that its work (on a 2-core
+        machine, its share of the interpreter) does not slow first audio. For the others the
+        estimate is the only source, started with the synthesis."""
+        if self._timings._eager_reference:
+            return True
+        self._chunks_without_marks += 1
+        if self._chunks_without_marks > 1:
+            self.start_reference()
+        return self._reference is not None and self._reference.done()
 
     def start_reference(self) -> None:
         if self._reference is None:

@@ -38,10 +38,12 @@ async def test_marks_are_asked_for_beside_the_audio_in_polly_s_format(polly: Fak
     stream = provider(polly).synthesize(HISTORY.text, timed())
 
     first = await asyncio.wait_for(anext(stream), 5)
+    second = asyncio.ensure_future(anext(stream))  # waits on the held audio
     # The marks request is made and answered while the audio request is still open.
     await asyncio.wait_for(polly.marks_served.wait(), 5)
+    assert not second.done()
     polly.gate.set()
-    chunks = [first, *await collect(stream)]
+    chunks = [first, await second, *await collect(stream)]
 
     [audio] = [c for c in polly.calls if c.body["OutputFormat"] == "pcm"]
     [marks] = marks_calls(polly)

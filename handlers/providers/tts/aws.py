@@ -11,9 +11,10 @@ ProviderError (Polly answers ``EngineNotSupportedException``).
 
 Timings (``request.timings``): Polly's speech marks (``viseme`` and ``word``, JSON lines with
 times in ms and byte offsets into the text) come from a second ``SynthesizeSpeech`` request with
-``OutputFormat=json`` and the same text, voice and engine, started beside the audio request so
-first audio does not wait for it. Once the marks are in, every chunk carries them
-(``PcmChunk.timeline``); chunks before that carry none and the server estimates for them. Polly
+``OutputFormat=json`` and the same text, voice and engine, made while the audio streams: it
+starts once the first chunk has been handed on, so first audio waits for nothing (not even the
+second request's signing, which is interpreter time). Once the marks are in, every chunk carries
+them (``PcmChunk.timeline``); chunks before that carry none and the server estimates for them. Polly
 has no speech marks for the generative engine, and a text cut into several requests gets none
 either (the server estimates): marks stay optional, a failed marks request never fails the audio.
 
@@ -127,11 +128,8 @@ class PollyTextToSpeech(Boto3Provider):
         engine, may_fall_back = choose_engine(request.model, voice)
         pieces = split_text(text)
         marks: asyncio.Future[list[str]] | None = None
-        if request.timings != "none" and len(pieces) == 1 and engine in SPEECH_MARK_ENGINES:
-            loop = asyncio.get_running_loop()
-            marks = loop.run_in_executor(
-                self._executor, self._speech_marks, pieces[0], voice, engine, may_fall_back
-            )
+        want_marks = request.timings != "none" and len(pieces) == 1
+        want_marks = want_marks and engine in SPEECH_MARK_ENGINES
         timeline: Timeline | None = None
         samples = 0
         try:
@@ -145,6 +143,17 @@ class PollyTextToSpeech(Boto3Provider):
                         if timeline is None and marks is not None and marks.done():
                             timeline = _marks_timeline(marks, pieces[0], samples)
                         yield PcmChunk(pcm, SYNTHESIS_SAMPLE_RATE, timeline)
+                        if want_marks and marks is None:
+                            # Asked once the first audio is out: building and signing a request
+                            # is interpreter time that would otherwise delay it.
+                            marks = asyncio.get_running_loop().run_in_executor(
+                                self._executor,
+                                self._speech_marks,
+                                pieces[0],
+                                voice,
+                                engine,
+                                may_fall_back,
+                            )
             if timeline is None and marks is not None:
                 # The audio came first: the marks go on a last, empty chunk.
                 with contextlib.suppress(Exception):
