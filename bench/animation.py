@@ -15,7 +15,8 @@ Through the server (a real server on loopback, real Socket.IO clients; instant S
 model speaking the repository's texts): visemes per second and agreement judged on the deltas a
 Receiver got, for every response type, and the time from commit to the first audio delta with the
 session's ``animation`` on and off (alternating turns), for the local voice and for Polly (its
-loopback fake, speech marks asked for beside the audio).
+loopback fake on its own thread and loop, speech marks asked for beside the audio). First audio
+is timed where the server hands the delta to Socket.IO, since the clients share its process.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from handlers.animation.energy import FRAME_MS, frame_rms, voiced_frames
 from handlers.animation.estimate import estimate_timeline
 from handlers.animation.reference import TimedAudio, synthesize_on_espeak_thread
 from handlers.animation.timeline import DeltaAligner, DeltaTimings, Timeline
+from handlers.pipeline import Reply
 from handlers.providers.base import LlmRequest
 from handlers.providers.toolkit import NothingToClose
 from handlers.providers.tts.aws import PollyTextToSpeech
@@ -184,6 +186,7 @@ class ScriptedReplies(NothingToClose):
 
 async def server_figures(quick: bool, log: Callable[[str], None] = print) -> dict[str, float]:
     texts, _ = texts_and_recordings()
+    _note_first_deltas()
     polly, polly_loop = _polly_elsewhere()
     aws = aws_env(AWS_ENDPOINT_URL_POLLY=polly.endpoint)
     factories: Any = {
@@ -206,8 +209,8 @@ async def server_figures(quick: bool, log: Callable[[str], None] = print) -> dic
         rounds = 2 if quick else 8
         for tts, mode in (("local", "stream"), ("local", "chain"), ("aws", "stream")):
             first: dict[bool, list[float]] = {True: [], False: []}
-            for _ in range(rounds):
-                for animation in (False, True):
+            for round_ in range(rounds):
+                for animation in (False, True) if round_ % 2 else (True, False):
                     for turn in await _turns(server, tts, mode, animation, len(texts)):
                         first[animation].append(turn.first_audio_ms)
             extra = statistics.median(first[True]) - statistics.median(first[False])
@@ -237,6 +240,24 @@ def _polly_elsewhere() -> tuple[FakePolly, asyncio.AbstractEventLoop]:
         return polly
 
     return asyncio.run_coroutine_threadsafe(start(), loop).result(10), loop
+
+
+FIRST_DELTA_AT: dict[str, float] = {}
+"""item id -> time.monotonic() when its response's first delta was handed to Socket.IO."""
+
+
+def _note_first_deltas() -> None:
+    """Time first audio where the server hands it to Socket.IO: the test clients share this
+    process, so their reading would also count the server's work beside it (the next chunk's
+    marks, which a remote Receiver does not wait for)."""
+    original = Reply._delta
+
+    async def noted(self: Reply, audio: bytes, text: str | None, *, final: bool) -> None:
+        if self.sequence == 0:
+            FIRST_DELTA_AT[self.turn.item_id] = time.monotonic()
+        await original(self, audio, text, final=final)
+
+    Reply._delta = noted  # type: ignore[method-assign]
 
 
 @dataclass
@@ -270,7 +291,8 @@ async def _turns(
         await receiver.wait_final(item, after=r0)
         events = [e for e in receiver.events[r0:] if e.name == "response.audio.delta"]
         deltas = [e for e in events if e.payload["itemId"] == item]
-        turns.append(_Turn((deltas[0].at - committed) * 1000, [d.payload for d in deltas]))
+        handed_on = FIRST_DELTA_AT.pop(item)
+        turns.append(_Turn((handed_on - committed) * 1000, [d.payload for d in deltas]))
     await _close(sender, receiver)
     return turns
 
