@@ -39,7 +39,7 @@ from handlers.animation.estimate import estimate_timeline
 from handlers.animation.reference import TimedAudio, synthesize_on_espeak_thread
 from handlers.animation.timeline import DeltaAligner, DeltaTimings, Timeline
 from handlers.pipeline import Reply
-from handlers.providers.base import LlmRequest
+from handlers.providers.base import LlmRequest, PcmChunk, TtsRequest
 from handlers.providers.toolkit import NothingToClose
 from handlers.providers.tts.aws import PollyTextToSpeech
 from tests.data import SPEECH_DIR
@@ -225,6 +225,47 @@ async def server_figures(quick: bool, log: Callable[[str], None] = print) -> dic
         await server.stop()
         asyncio.run_coroutine_threadsafe(polly.stop(), polly_loop).result(10)
         polly_loop.call_soon_threadsafe(polly_loop.stop)
+    figures.update(await _estimated_through_the_server(log))
+    return figures
+
+
+class RecordedVoice(NothingToClose):
+    """A voice without timings: the Piper recording of the text, in 100 ms chunks."""
+
+    def __init__(self, recordings: dict[str, tuple[bytes, int]]) -> None:
+        self._recordings = recordings
+
+    async def synthesize(self, text: str, request: TtsRequest) -> AsyncIterator[PcmChunk]:
+        pcm, rate = self._recordings[text]
+        step = 2 * rate // 10
+        for start in range(0, len(pcm), step):
+            yield PcmChunk(pcm[start : start + step], rate)
+            await asyncio.sleep(0)
+
+
+async def _estimated_through_the_server(log: Callable[[str], None]) -> dict[str, float]:
+    """Estimated timings (a voice that reports none, as OpenAI's) judged on the deltas sent."""
+    _, recordings = texts_and_recordings()
+    voice = RecordedVoice({text: (pcm, rate) for text, pcm, rate in recordings})
+    factories: Any = {
+        "stt": {"openai": lambda env: InstantStt()},
+        "llm": {"openai": lambda env: ScriptedReplies([text for text, _, _ in recordings])},
+        "tts": {"openai": lambda env: voice},
+    }
+    server = await RunningServer(make_config(), make_registry(factories)).start()
+    figures: dict[str, float] = {}
+    try:
+        for mode in ("single", "chain", "stream"):
+            turns = await _turns(server, "openai", mode, True, len(recordings))
+            vps, agree = _judge_deltas(turns)
+            figures[f"server_estimated_{mode}_visemes_per_second"] = vps
+            figures[f"server_estimated_{mode}_agreement_percent"] = 100 * agree
+            log(
+                f"through the server, estimated (Piper recordings as an OpenAI-like voice), "
+                f"{mode}: {vps:.1f} visemes/s of speech, {100 * agree:.1f}% agree"
+            )
+    finally:
+        await server.stop()
     return figures
 
 
