@@ -1430,8 +1430,7 @@ class TimingSource(StrEnum):
 
     PROVIDER = "provider"
     """
-    Reported by the synthesiser as it spoke (espeak-ng's events, Polly's speech marks,
-    Azure's viseme and word-boundary events, Google's timepoints).
+    Reported by the synthesiser as it spoke (espeak-ng's events, Polly's speech marks).
     """
     ESTIMATED = "estimated"
     """
@@ -1672,8 +1671,10 @@ class ResponseAudioDelta(ContractModel):
     """
     words: list[WordTiming] | None = None
     """
-    The words sounding in this delta's audio, in order. Absent when the session's
-    `animation.words` is off.
+    The words sounding in this delta's audio, in order; each text runs up to the next word,
+    so in `chain` the texts joined are the delta's `text` and in `single` the reply. A word
+    the delta's end cuts is in the next delta too, at offset 0 with its text repeated.
+    Absent when the session's `animation.words` is off.
     """
     timing_source: Annotated[TimingSource | None, Field(alias="timingSource")] = None
 

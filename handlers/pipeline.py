@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import logging
 import time
@@ -29,6 +30,7 @@ from generated.models import (
     Stage,
     TtsResponseType,
 )
+from handlers.animation.track import ReplyTimings
 from handlers.audio import Mp3Encoder, Pcm16Resampler, resample_pcm16, wav_bytes
 from handlers.ids import new_response_id
 from handlers.observability import TurnTiming
@@ -155,12 +157,28 @@ class Reply:
         self.spoken: list[str] = []
         """The text of each delta sent with text: the sentences whose audio has started."""
         self.encoder = AudioEncoder(turn.settings.output_audio)
-        self.tts_request = turn.settings.tts_request()
+        tts, tts_mode = turn.settings.tts_request(), turn.settings.tts.response_type
+        self.timings = ReplyTimings(
+            turn.settings.animation, turn.settings.tts.provider.value, tts.speed
+        )
+        """Visemes and words per delta (handlers.animation.track)."""
+        self.tts_request = dataclasses.replace(tts, timings=self.timings.wanted(tts_mode))
         self.timing = TurnTiming(turn, self.response_id)
 
     @property
     def audio_sent_ms(self) -> int:
         return self.audio_samples * 1000 // self.encoder.sample_rate
+
+    @property
+    def word_timeline(self) -> list[tuple[str, float, float]]:
+        """The words of the audio synthesised so far as (text, start_ms, end_ms) on the
+        response's clock (ms from its first sample); empty when the session's animation is off.
+        Each text runs up to the next word, so the texts joined are the text spoken."""
+        return [(w.text, w.start_ms, w.end_ms) for w in self.timings.word_spans]
+
+    def words_heard_until(self, ms: float) -> str:
+        """The reply's text whose words had started to sound ``ms`` into its audio."""
+        return "".join(w.text for w in self.timings.word_spans if w.start_ms < ms).strip()
 
     async def run(self, history: Iterable[ChatMessage]) -> Exchange | None:
         """Run the turn; ``history`` is read when the language model is asked. Returns what the
@@ -284,6 +302,8 @@ class Reply:
 
     async def _delta(self, audio: bytes, text: str | None, *, final: bool) -> None:
         output = self.turn.settings.output_audio
+        samples = self.encoder.samples - self.audio_samples
+        visemes, words, timing_source = self.timings.take(samples, output.sample_rate)
         payload = ResponseAudioDelta(
             response_id=self.response_id,
             item_id=self.turn.item_id,
@@ -293,6 +313,9 @@ class Reply:
             sample_rate=output.sample_rate,
             text=text,
             final=final,
+            visemes=visemes,
+            words=words,
+            timing_source=timing_source,
         )
         # Counted before the emit (see the class): a cancel during it finds the delta counted.
         self.sequence += 1
@@ -306,12 +329,18 @@ class Reply:
 
     async def _speak_single(self, reply: str) -> None:
         """One delta with the whole reply."""
-        chunks = await self._synthesize_all(reply) if reply else []
+        chunks: list[PcmChunk] = []
+        if reply:
+            async with self.timings.stretch(reply) as stretch:
+                chunks = await self._synthesize_all(reply)
+                await stretch.add_clip(chunks)
         audio = self.encoder.encode_clip(chunks) if chunks else b""
         await self._delta(audio + self.encoder.finish(), reply, final=True)
 
     async def _sentence_audio(self, sentence: str, into: list[bytes]) -> None:
-        chunks = await self._synthesize_all(sentence)
+        async with self.timings.stretch(sentence) as stretch:
+            chunks = await self._synthesize_all(sentence)
+            await stretch.add_clip(chunks)
         if chunks:
             into.append(self.encoder.encode_clip(chunks))
 
@@ -335,8 +364,12 @@ class Reply:
 
     async def _stream_sentence(self, sentence: str) -> None:
         text: str | None = sentence
-        async with closing(self._synthesize(sentence)) as chunks:
+        async with (
+            self.timings.stretch(sentence) as stretch,
+            closing(self._synthesize(sentence)) as chunks,
+        ):
             async for chunk in chunks:
+                await stretch.add(chunk)  # its marks, before the delta that carries it
                 audio = self.encoder.encode_streaming(chunk)
                 if audio:
                     await self._delta(audio, text, final=False)

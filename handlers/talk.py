@@ -8,6 +8,11 @@ WAV in real time in 20 ms chunks, prints the transcript, the reply and the timin
 transcript, commit -> first audio), and writes the spoken reply: a WAV file for
 ``--output-format pcm16`` or ``wav``, an MP3 file for ``mp3``.
 
+The Receiver also shows the lip sync: each delta's visemes and words (offsets on that delta's
+clock) are put back on the reply's clock, drawn as a viseme track (one letter per 40 ms) and
+written beside the reply as ``reply.visemes.json`` (times in ms from its first sample), so they
+can be checked against the waveform in an audio editor (PCM16 and WAV output).
+
 Every failure is one line on stderr and an exit code: 2 bad options or input/output file,
 3 no server at the URL, 4 handshake refused (with its code), 5 the turn failed.
 """
@@ -15,6 +20,7 @@ Every failure is one line on stderr and an exit code: 2 bad options or input/out
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import sys
 import time
@@ -45,6 +51,12 @@ from handlers.audio import AudioFormatError, parse_wav, resample_pcm16, wav_byte
 from handlers.cli import OneLineParser
 
 CHUNK_SECONDS = 0.02
+TRACK_FRAME_MS = 40
+TRACK_LETTERS = {
+    "sil": ".", "PP": "p", "FF": "f", "TH": "t", "DD": "d", "kk": "k", "CH": "c", "SS": "s",
+    "nn": "n", "RR": "r", "aa": "A", "E": "E", "I": "I", "O": "O", "U": "U",
+}  # fmt: skip
+"""One letter per viseme for the drawn track (``.`` is the mouth at rest)."""
 INPUT_RATE = 16000
 OUTPUT_RATE = 24000
 OUTPUT_FORMATS = ("pcm16", "wav", "mp3")
@@ -145,6 +157,8 @@ async def talk(
     updated, done = asyncio.Event(), asyncio.Event()
     chunks: list[bytes] = []
     result: dict[str, Any] = {"errors": []}
+    track: dict[str, Any] = {"visemes": [], "words": [], "deltas": [], "timingSource": None}
+    reply_ms = 0.0  # where the next delta starts on the reply's clock (PCM16 and WAV output)
 
     def on_error(error: CustomError) -> None:
         result["errors"].append(error)
@@ -177,6 +191,9 @@ async def talk(
                     if audio:
                         result.setdefault("first_audio_at", time.monotonic())
                     chunks.append(audio)
+                    if output_format != "mp3":
+                        nonlocal reply_ms
+                        reply_ms += add_timings(track, event, reply_ms, output_format)
                     if final:
                         done.set()
                 case CustomError():
@@ -228,12 +245,57 @@ async def talk(
         raise TalkError(f"no transcript came back (errors: {codes})")
     data, seconds = _joined(chunks, output_format)
     await asyncio.to_thread(output.write_bytes, data)
+    if output_format != "mp3":
+        result["visemes_file"] = output.with_suffix(".visemes.json")
+        await asyncio.to_thread(result["visemes_file"].write_text, json.dumps(track, indent=1))
+    result["track"] = track
     result["audio_seconds"] = seconds
     result["audio_bytes"] = len(data)
     result["commit_to_transcript_ms"] = (result.pop("transcript_at") - committed_at) * 1000
     if "first_audio_at" in result:
         result["commit_to_first_audio_ms"] = (result.pop("first_audio_at") - committed_at) * 1000
     return result
+
+
+def add_timings(
+    track: dict[str, Any], delta: ResponseAudioDelta, start_ms: float, output_format: str
+) -> float:
+    """One delta's marks, from its own clock onto the reply's (``start_ms``: where it starts);
+    returns the delta's length in ms."""
+    pcm = parse_wav(delta.audio)[0] if output_format == "wav" and delta.audio else delta.audio
+    duration_ms = len(pcm) / 2 * 1000 / OUTPUT_RATE
+    track["deltas"].append(
+        {"sequence": delta.sequence, "startMs": round(start_ms), "durationMs": round(duration_ms)}
+    )
+    if delta.timing_source is not None:
+        track["timingSource"] = str(delta.timing_source)
+    for mark in delta.visemes or []:
+        track["visemes"].append({"ms": round(start_ms + mark.offset_ms), "id": str(mark.id)})
+    for word in delta.words or []:
+        track["words"].append(
+            {
+                "text": word.text,
+                "startMs": round(start_ms + word.offset_ms),
+                "durationMs": word.duration_ms,
+            }
+        )
+    return duration_ms
+
+
+def draw_track(track: dict[str, Any], duration_ms: float) -> list[str]:
+    """The viseme track as text, one letter per 40 ms, 100 letters (4 s) a line."""
+    letters, marks, shape = [], track["visemes"], "sil"
+    index = 0
+    for frame in range(int(duration_ms // TRACK_FRAME_MS)):
+        while index < len(marks) and marks[index]["ms"] <= frame * TRACK_FRAME_MS:
+            shape = marks[index]["id"]
+            index += 1
+        letters.append(TRACK_LETTERS.get(shape, "?"))
+    line = 100
+    return [
+        f"{start * TRACK_FRAME_MS / 1000:6.1f} s  " + "".join(letters[start : start + line])
+        for start in range(0, len(letters), line)
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -280,6 +342,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         else f"{result['audio_bytes']} bytes of MP3"
     )
     print(f"audio:      {length} written to {args.output}")
+    track = result["track"]
+    if track["visemes"] and result["audio_seconds"] is not None:
+        source = track["timingSource"]
+        print(f"visemes:    {len(track['visemes'])} marks ({source}), {result['visemes_file']}")
+        for line in draw_track(track, result["audio_seconds"] * 1000):
+            print(line)
     timings = f"commit -> transcript {result['commit_to_transcript_ms']:.0f} ms"
     if "commit_to_first_audio_ms" in result:
         timings += f", commit -> first audio {result['commit_to_first_audio_ms']:.0f} ms"

@@ -7,6 +7,9 @@
 * :mod:`.espeak` - exact marks from espeak-ng's events during the local synthesis.
 * :mod:`.estimate` and :mod:`.reference` - estimated marks for providers without timings.
 * :mod:`.energy` - where audio is silent, and how well a viseme track agrees with it.
+* :mod:`.track` - the pipeline's hook: one :class:`~.track.ReplyTimings` per response takes
+  each ``synthesize`` call's marks (the provider's ``PcmChunk.timeline``, else the estimate) and
+  cuts each delta's fields.
 
 Pure code except :mod:`.reference` (which queues work on the local TTS's espeak-ng thread).
 """

@@ -10,8 +10,9 @@ Two ways in, both on the one thread that owns espeak-ng (the library keeps globa
 ``handlers.providers.tts.local``):
 
 * :class:`EspeakTimingCapture` is fed the event pointer from an existing synthesis callback
-  (``capture.feed(events)`` in ``_on_audio``) after :func:`enable_phoneme_events` ran once on that
-  thread; ``capture.timeline()`` then gives the marks. This is how the local TTS gets its timings
+  (``capture.feed(events, pcm)`` in the local engine's callback) after
+  :func:`enable_phoneme_events` ran once on that thread (the engine does it at start-up);
+  ``capture.timeline()`` then gives the marks. This is how the local TTS gets its timings
   while it streams, at the cost of reading a few structs per 50 ms buffer.
 * :class:`TimedSynthesis` runs a whole synthesis with its own callback (and puts the engine's
   back), returning the audio and its timeline: for the estimator's reference and the tests.
@@ -138,10 +139,20 @@ class EspeakTimingCapture:
         self._words.extend(words)
         self._audio += pcm16
 
-    def timeline(self) -> Timeline:
-        """The marks, with the mouth at rest wherever the audio is silent."""
+    def timeline(self, *, complete: bool = True) -> Timeline:
+        """The marks, with the mouth at rest wherever the audio is silent.
+
+        ``complete=False`` (read while the synthesis goes on): the words are those espeak-ng has
+        reached, the text cut after the last of them, so the words not spoken yet are not
+        guessed; the last word ends with the audio so far until later events say otherwise.
+        """
+        text = self.text
+        if not complete:
+            reached = max((w.char_index + max(w.length, 1) for w in self._words), default=0)
+            token_end = re.compile(r"\S*").match(text, min(reached, len(text)))
+            text = text[: token_end.end()] if token_end is not None else text[:reached]
         raw = timeline_from_events(
-            self.text, self._phonemes, self._words, self.samples, self.sample_rate
+            text, self._phonemes, self._words, self.samples, self.sample_rate
         )
         audio = bytes(self._audio)
         return close_mouth_in_silence(raw, silent_runs(audio, self.sample_rate))
@@ -271,7 +282,7 @@ class TimedSynthesis:
         ]
         lib.espeak_Synth.restype = ctypes.c_int
         self._callback = SynthCallback(self._on_audio)
-        self._events_enabled = False
+        self._events_enabled = True  # the local engine switches them on at start-up
         self._audio = bytearray()
         self._capture: EspeakTimingCapture | None = None
         self.first_audio_at: float | None = None
@@ -322,6 +333,9 @@ class TimedSynthesis:
             )
         finally:
             self._capture = None
+            if not self._events_enabled:  # the engine's own syntheses read them
+                enable_phoneme_events(lib, True)
+                self._events_enabled = True
             if restore is not None:
                 lib.espeak_SetSynthCallback(ctypes.cast(restore, ctypes.c_void_p))
         if status != _EE_OK:

@@ -58,3 +58,27 @@ def _increasing(marks: list[VisemeAt]) -> list[VisemeAt]:
         if not out or out[-1].viseme != mark.viseme:
             out.append(mark)
     return out
+
+
+def estimate_prefix(reference: Timeline, pcm16: bytes, sample_rate: int) -> Timeline:
+    """``reference``'s marks for the first part of the audio, while the rest is still to come.
+
+    Streamed audio cannot be stretched to fit before its end is known, so the reference keeps
+    its own pace (espeak-ng speaks at the request's rate) and starts where ``pcm16``'s speech
+    starts; the mouth rests wherever the audio so far is silent.
+    """
+    duration_ms = samples_to_ms(len(pcm16) // 2, sample_rate)
+    voiced = voiced_frames(frame_rms(pcm16, sample_rate)).tolist()
+    first = next((i for i, sound in enumerate(voiced) if sound), None)
+    spoken = [m for m in reference.visemes if m.viseme != Viseme.SIL]
+    if first is None or not spoken:
+        words = tuple(WordSpan(w.text, 0.0, 0.0) for w in reference.words)
+        return Timeline((VisemeAt(0.0, Viseme.SIL),), words, duration_ms, TimingSource.ESTIMATED)
+    shift = first * FRAME_MS - spoken[0].at_ms
+    placed = reference.shifted(shift)
+    visemes = [VisemeAt(0.0, Viseme.SIL)] + [
+        VisemeAt(max(0.0, m.at_ms), m.viseme) for m in placed.visemes if m.at_ms >= 0.0
+    ]
+    words = tuple(WordSpan(w.text, max(0.0, w.start_ms), max(0.0, w.end_ms)) for w in placed.words)
+    fitted = Timeline(tuple(_increasing(visemes)), words, duration_ms, TimingSource.ESTIMATED)
+    return close_mouth_in_silence(fitted, silent_runs(pcm16, sample_rate))

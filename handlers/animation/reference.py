@@ -15,7 +15,7 @@ from time import perf_counter
 from handlers.animation.espeak import TimedSynthesis
 from handlers.animation.estimate import estimate_timeline
 from handlers.animation.timeline import Timeline
-from handlers.providers.tts.local import NORMAL_WORDS_PER_MINUTE, VOICES, _shared_engine
+from handlers.providers.tts.local import NORMAL_WORDS_PER_MINUTE, VOICES, shared_engine
 
 REFERENCE_VOICE = VOICES["en-us"]
 
@@ -42,7 +42,7 @@ def synthesize_on_espeak_thread(
     timings: bool = True,
 ) -> concurrent.futures.Future[TimedAudio]:
     """Queue one synthesis on the local engine's thread; its future resolves when it is done."""
-    engine = _shared_engine()
+    engine = shared_engine()
     done: concurrent.futures.Future[TimedAudio] = concurrent.futures.Future()
 
     def job() -> None:
@@ -59,7 +59,7 @@ def synthesize_on_espeak_thread(
                 voice,
                 words_per_minute,
                 engine.sample_rate,
-                engine._callback,
+                engine.callback,
                 timings=timings,
             )
             done.set_result(

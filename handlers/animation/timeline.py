@@ -120,12 +120,32 @@ class DeltaAligner:
     _taken_samples: int = 0
     _taken_rate: int = 0
 
+    _stretch: tuple[float, int, int] = (0.0, 0, 0)
+    """Where the last appended stretch starts: (ms, index in _visemes, index in _words)."""
+
     def append(self, timeline: Timeline) -> None:
+        self._stretch = (self._audio_end_ms, len(self._visemes), len(self._words))
         placed = timeline.shifted(self._audio_end_ms)
         self._visemes.extend(placed.visemes)
         self._words.extend(placed.words)
         self._sources.append((self._audio_end_ms, timeline.source))
         self._audio_end_ms = placed.duration_ms
+
+    def revise(self, timeline: Timeline) -> None:
+        """Replace the last appended stretch's marks with ``timeline``: the same audio from its
+        first sample, known further now (a stream's marks grow with its audio). Deltas already
+        taken keep what they were given."""
+        start_ms, visemes_from, words_from = self._stretch
+        del self._visemes[visemes_from:], self._words[words_from:]
+        if self._sources and self._sources[-1][0] == start_ms:
+            self._sources.pop()
+        self._audio_end_ms = start_ms
+        self.append(timeline)
+
+    @property
+    def words(self) -> tuple[WordSpan, ...]:
+        """Every word appended so far, on the response's clock (ms from its first sample)."""
+        return tuple(self._words)
 
     def append_silence(self, duration_ms: float) -> None:
         """Audio with no marks (a pause the pipeline inserts): the mouth rests."""

@@ -9,7 +9,10 @@ and then serves every session concurrently, so it keeps no per-session state.
   recognisers work while the person speaks) and returns the transcript once the
   iterator ends (the client committed).
 * LLM: ``respond(request)`` is an async generator of text deltas.
-* TTS: ``synthesize(text, request)`` is an async generator of PCM16 chunks.
+* TTS: ``synthesize(text, request)`` is an async generator of PCM16 chunks. A provider that knows
+  when each viseme and word sounds (espeak-ng's events, Polly's speech marks) puts it on the
+  chunks (``PcmChunk.timeline``) where ``request.timings`` asks; one that does not leaves it None
+  and the server estimates the timings from the audio (``handlers.animation.track``).
 
 Every provider also has ``async def aclose()``: the server calls it at shutdown, and a provider
 that holds connections or threads closes them there (one that holds none does nothing).
@@ -25,7 +28,12 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol, Self
 
+from handlers.animation.timeline import Timeline
+
 Stage = Literal["stt", "llm", "tts"]
+TimingsWanted = Literal["none", "final", "each_chunk"]
+"""Which chunks need ``PcmChunk.timeline``: none; the last (the call's audio goes out as one
+delta); every one (each chunk goes out as it comes)."""
 
 
 class ProviderUnavailable(Exception):
@@ -84,6 +92,9 @@ class TtsRequest:
     speed: float
     sample_rate: int
     """The rate the session wants; a provider may yield another, each chunk says which."""
+    timings: TimingsWanted = "none"
+    """Which chunks the caller wants ``PcmChunk.timeline`` on; a provider may skip the work
+    elsewhere (and may add timelines anywhere: they are never wrong, only maybe unused)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +102,10 @@ class PcmChunk:
     pcm: bytes
     """PCM16 LE mono."""
     sample_rate: int
+    timeline: Timeline | None = None
+    """The provider's marks for the audio of this ``synthesize`` call so far, in ms from its first
+    sample, covering at least this chunk's audio. Each chunk's timeline replaces the one before
+    (later events can move a word's end); None where the provider has none (yet)."""
 
 
 class Provider(Protocol):

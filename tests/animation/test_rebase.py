@@ -154,3 +154,33 @@ def test_partition_words_joins_back_to_the_text() -> None:
     assert pieces == ["  Well, ", "it's ", "42 ", "degrees."]
     assert "".join(pieces) == text
     assert partition_words(text, []) == []
+
+
+def test_a_revised_stretch_replaces_its_marks_and_keeps_earlier_ones() -> None:
+    aligner = DeltaAligner()
+    aligner.append(HELLO_THERE)  # the first sentence, whole
+    partial = Timeline(
+        (VisemeAt(0, V.SIL), VisemeAt(50, V.PP)),
+        (WordSpan("by", 50, 100),),
+        100,
+        TimingSource.ESTIMATED,
+    )
+    aligner.append(partial)  # the second, while it streams
+    first = aligner.take(700 * 16, 16_000)
+    aligner.revise(
+        Timeline(
+            (VisemeAt(0, V.SIL), VisemeAt(50, V.PP), VisemeAt(150, V.AA)),
+            (WordSpan("bye", 50, 250),),
+            300,
+            TimingSource.PROVIDER,
+        )
+    )
+    second = aligner.take(300 * 16, 16_000)
+
+    assert first.source is TimingSource.PROVIDER
+    assert [w.text for w in first.words] == ["Hello ", "there."]
+    assert pairs(second.visemes) == [(0, "sil"), (50, "PP"), (150, "aa")]
+    assert [(w.text, w.offset_ms, w.duration_ms) for w in second.words] == [("bye", 50, 200)]
+    assert second.source is TimingSource.PROVIDER  # the revision's source replaced the partial's
+    assert [w.text for w in aligner.words] == ["Hello ", "there.", "bye"]
+    assert aligner.words[-1].start_ms == 750  # on the response's clock

@@ -9,12 +9,14 @@ loudness envelope.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 
 import numpy as np
 import pytest
 
+from generated.models import TimingSource, Viseme
 from handlers.audio import Pcm16Resampler
 from handlers.providers.base import ProviderError, SttRequest, TtsRequest
 from handlers.providers.stt.local import LocalSpeechToText
@@ -242,3 +244,31 @@ async def test_spoken_words_survive_a_round_trip_through_the_local_recogniser(
     transcript = await stt.transcribe(audio(), SttRequest("pocketsphinx-en-us", "en-US", 16_000))
 
     assert "weather" in transcript.text.split()
+
+
+async def test_timings_ride_on_the_chunks_they_are_asked_for(tts: LocalTextToSpeech) -> None:
+    text = "Hello there, how are you today? I am fine."
+    plain = await collect(tts.synthesize(text, tts_request()))
+    final = await collect(tts.synthesize(text, dataclasses.replace(tts_request(), timings="final")))
+    each = await collect(
+        tts.synthesize(text, dataclasses.replace(tts_request(), timings="each_chunk"))
+    )
+
+    assert all(chunk.timeline is None for chunk in plain)
+    assert all(chunk.timeline is None for chunk in final[:-1])
+    assert all(chunk.timeline is not None for chunk in each)
+    for chunks in (final, each):
+        timeline = chunks[-1].timeline
+        assert timeline is not None and timeline.source is TimingSource.PROVIDER
+        assert "".join(w.text for w in timeline.words) == text  # exact, from espeak-ng's events
+        audio_ms = sum(len(c.pcm) for c in chunks) / 2 * 1000 / tts.sample_rate
+        assert timeline.duration_ms == pytest.approx(audio_ms, abs=1)
+        assert {v.viseme for v in timeline.visemes} - {Viseme.SIL}
+    # Each chunk's marks cover the audio so far, and name only words already reached.
+    heard_ms = 0.0
+    for chunk in each:
+        heard_ms += len(chunk.pcm) / 2 * 1000 / tts.sample_rate
+        assert chunk.timeline is not None and chunk.timeline.duration_ms >= heard_ms - 1
+        words = "".join(w.text for w in chunk.timeline.words)
+        assert text.startswith(words)
+        assert all(w.start_ms <= chunk.timeline.duration_ms for w in chunk.timeline.words)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,13 @@ async def test_talk_writes_the_spoken_reply(serve: ServeFn, tmp_path: Path, mode
     assert rms(pcm) > 300
     assert result["commit_to_transcript_ms"] >= 0
     assert result["commit_to_first_audio_ms"] >= result["commit_to_transcript_ms"]
+    # The viseme track, on the reply's clock, beside the WAV.
+    track = json.loads((tmp_path / "reply.visemes.json").read_text())
+    assert track["timingSource"] == "provider"
+    times = [mark["ms"] for mark in track["visemes"]]
+    assert times and times == sorted(times) and times[-1] <= duration * 1000
+    assert {mark["id"] for mark in track["visemes"]} - {"sil"}
+    spoken = [w["text"].strip() for w in track["words"]]
+    assert set(result["reply"].split()) <= set(spoken)
+    ends = [d["startMs"] + d["durationMs"] for d in track["deltas"]]
+    assert ends[-1] == pytest.approx(duration * 1000, abs=1)

@@ -9,6 +9,15 @@ Engine (the session's ``ttsAwsModel``): ``standard``, ``neural``, ``generative``
 else standard. An explicit engine the voice cannot do fails with a non-transient
 ProviderError (Polly answers ``EngineNotSupportedException``).
 
+Timings (``request.timings``): Polly's speech marks (``viseme`` and ``word``, JSON lines with
+times in ms and byte offsets into the text) come from a second ``SynthesizeSpeech`` request with
+``OutputFormat=json`` and the same text, voice and engine, made while the audio streams: it
+starts once the first chunk has been handed on, so first audio waits for nothing (not even the
+second request's signing, which is interpreter time). Once the marks are in, every chunk carries
+them (``PcmChunk.timeline``); chunks before that carry none and the server estimates for them. Polly
+has no speech marks for the generative engine, and a text cut into several requests gets none
+either (the server estimates): marks stay optional, a failed marks request never fails the audio.
+
 Not used: ``request.speed`` (Polly changes rate only through SSML ``<prosody>``; the
 text is sent as plain text) and ``request.language`` (only bilingual voices take a
 LanguageCode, and a wrong one is an error).
@@ -19,15 +28,21 @@ Environment: see ``handlers.providers.aws_common``; the endpoint override is
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from typing import Any
 
 from generated.catalog import TTS
+from handlers.animation.providers import polly_timeline
+from handlers.animation.timeline import Timeline, samples_to_ms
 from handlers.audio import WholeSamples
 from handlers.providers.aws_common import Boto3Provider, botocore_error, client_error_code
 from handlers.providers.base import PcmChunk, ProviderError, TtsRequest
 from handlers.providers.toolkit import default_voice, iterate_in_thread
+
+log = logging.getLogger(__name__)
 
 SYNTHESIS_SAMPLE_RATE = 16000
 """Polly's highest PCM rate (it offers 8000 and 16000 Hz for ``pcm``)."""
@@ -39,6 +54,9 @@ DEFAULT_VOICE = default_voice("aws")
 DEFAULT_ENGINE = TTS["aws"].default_model
 """``default``: neural where the voice has it, else standard."""
 ENGINES = ("standard", "neural", "generative", "long-form")
+SPEECH_MARK_ENGINES = frozenset({"standard", "neural", "long-form"})
+"""Polly's docs: speech marks are available with these engines (not generative)."""
+SPEECH_MARK_TYPES = ["viseme", "word"]
 
 # Which of the contract's voices have a neural engine (Polly's voice list, docs
 # "Available voices"); "default" picks neural for these and standard for the rest.
@@ -108,13 +126,70 @@ class PollyTextToSpeech(Boto3Provider):
     async def synthesize(self, text: str, request: TtsRequest) -> AsyncIterator[PcmChunk]:
         voice = request.voice or DEFAULT_VOICE
         engine, may_fall_back = choose_engine(request.model, voice)
-        for piece in split_text(text):
-            # aclosing: a consumer that stops early closes Polly's stream now, not at GC.
-            async with contextlib.aclosing(
-                self._stream(piece, voice, engine, may_fall_back)
-            ) as pcms:
-                async for pcm in pcms:
-                    yield PcmChunk(pcm=pcm, sample_rate=SYNTHESIS_SAMPLE_RATE)
+        pieces = split_text(text)
+        marks: asyncio.Future[list[str]] | None = None
+        want_marks = request.timings != "none" and len(pieces) == 1
+        want_marks = want_marks and engine in SPEECH_MARK_ENGINES
+        timeline: Timeline | None = None
+        samples = 0
+        try:
+            for piece in pieces:
+                # aclosing: a consumer that stops early closes Polly's stream now, not at GC.
+                async with contextlib.aclosing(
+                    self._stream(piece, voice, engine, may_fall_back)
+                ) as pcms:
+                    async for pcm in pcms:
+                        samples += len(pcm) // 2
+                        if timeline is None and marks is not None and marks.done():
+                            timeline = _marks_timeline(marks, pieces[0], samples)
+                        yield PcmChunk(pcm, SYNTHESIS_SAMPLE_RATE, timeline)
+                        if want_marks and marks is None:
+                            # Asked once the first audio is out: building and signing a request
+                            # is interpreter time that would otherwise delay it.
+                            marks = asyncio.get_running_loop().run_in_executor(
+                                self._executor,
+                                self._speech_marks,
+                                pieces[0],
+                                voice,
+                                engine,
+                                may_fall_back,
+                            )
+            if timeline is None and marks is not None:
+                # The audio came first: the marks go on a last, empty chunk.
+                with contextlib.suppress(Exception):
+                    await marks
+                timeline = _marks_timeline(marks, pieces[0], samples)
+                if timeline is not None:
+                    yield PcmChunk(b"", SYNTHESIS_SAMPLE_RATE, timeline)
+        finally:
+            if marks is not None and not marks.done():
+                marks.cancel()  # the request itself ends in its thread, unread
+
+    def _speech_marks(self, text: str, voice: str, engine: str, may_fall_back: bool) -> list[str]:
+        """Polly's speech marks for ``text`` as JSON lines (in a worker thread)."""
+
+        def ask(engine: str) -> Any:
+            return self._client.synthesize_speech(
+                Engine=engine,
+                OutputFormat="json",
+                SpeechMarkTypes=SPEECH_MARK_TYPES,
+                Text=text,
+                TextType="text",
+                VoiceId=voice,
+            )
+
+        try:
+            response = ask(engine)
+        except Exception as exc:
+            if not (may_fall_back and client_error_code(exc) == "EngineNotSupportedException"):
+                raise
+            response = ask("standard")  # as the audio request falls back
+        body = response["AudioStream"]
+        try:
+            data: bytes = body.read()
+        finally:
+            body.close()
+        return [line for line in data.decode("utf-8").splitlines() if line.strip()]
 
     async def _stream(
         self, text: str, voice: str, engine: str, may_fall_back: bool
@@ -154,3 +229,14 @@ class PollyTextToSpeech(Boto3Provider):
             TextType="text",
             VoiceId=voice,
         )
+
+
+def _marks_timeline(marks: asyncio.Future[list[str]], text: str, samples: int) -> Timeline | None:
+    """The finished marks request's timeline, or None when it failed (timings are an extra)."""
+    if marks.cancelled():
+        return None
+    if (problem := marks.exception()) is not None:
+        log.warning("Polly speech marks failed: %s", type(problem).__name__)
+        return None
+    duration_ms = samples_to_ms(samples, SYNTHESIS_SAMPLE_RATE)
+    return polly_timeline(marks.result(), text, duration_ms)

@@ -14,6 +14,14 @@ thread, never on the event loop. Concurrent ``synthesize`` calls queue there.
 Voices are the contract's ``ttsLocalVoice`` names, mapped to espeak-ng's English
 voices. ``ssml_gender="female"`` picks espeak-ng's ``+f3`` female variant of the
 voice; every other value keeps the voice's default (male) sound.
+
+Timings (``request.timings``): espeak-ng's phoneme and word events come with each audio buffer,
+each with its sample position (phoneme events are switched on once, at start-up); an
+``EspeakTimingCapture`` reads them in the synthesis callback, and the last chunk (``final``; an
+empty one when no audio is left) or every chunk (``each_chunk``) carries the marks of the audio
+so far (``PcmChunk.timeline``): exact, on the audio's own clock, at the cost of
+reading a few structs per 50 ms buffer. ``Espeak``, ``shared_engine`` and ``speakable`` are
+public for ``handlers.animation``, which queues its reference syntheses on the same thread.
 ``request.speed`` (1.0 normal) scales the rate of 175 words per minute, within
 the 80..700 wpm espeak-ng renders. ``request.language`` is not used: the voice
 decides the accent, and every voice here speaks English.
@@ -37,6 +45,8 @@ from typing import Self
 import espeakng_loader
 
 from generated.catalog import TTS
+from handlers.animation.espeak import EspeakTimingCapture, enable_phoneme_events
+from handlers.animation.timeline import Timeline
 from handlers.providers.base import (
     PcmChunk,
     ProviderError,
@@ -79,7 +89,7 @@ Sink = Callable[[bytes], bool]
 """Receives PCM16 from the engine; returns False to stop the synthesis."""
 
 
-class _Espeak:
+class Espeak:
     """The process's one espeak-ng engine, used only from its own worker thread."""
 
     def __init__(self) -> None:
@@ -88,8 +98,10 @@ class _Espeak:
         self._lib = ctypes.CDLL(espeakng_loader.get_library_path())
         self._declare_signatures()
         # ctypes frees a callback whose Python object is collected: keep it for the process.
-        self._callback = _SynthCallback(self._on_audio)
+        self.callback = _SynthCallback(self._on_audio)
+        """The engine's synthesis callback (others that install theirs put this one back)."""
         self._sink: Sink | None = None
+        self._capture: EspeakTimingCapture | None = None
         data_path = espeakng_loader.get_data_path()
         self.sample_rate = self.thread.submit(self._initialize, data_path).result()
 
@@ -128,52 +140,66 @@ class _Espeak:
             raise ProviderUnavailable(
                 f"espeak-ng could not initialise with its data at {data_path}"
             )
-        self._lib.espeak_SetSynthCallback(self._callback)
+        self._lib.espeak_SetSynthCallback(self.callback)
+        enable_phoneme_events(self._lib)  # for timings; the events cost little when unread
         # Load the default voice's data now rather than in the first reply (~20 ms).
         self._lib.espeak_SetVoiceByName(VOICES["en-us"].encode())
         return sample_rate
 
-    def _on_audio(self, wav: ctypes._Pointer[ctypes.c_short], n_samples: int, _events: int) -> int:
+    def _on_audio(
+        self, wav: ctypes._Pointer[ctypes.c_short], n_samples: int, events: int | None
+    ) -> int:
         # Called by espeak_Synth on the worker thread; 0 continues, 1 aborts the synthesis.
         sink = self._sink
         if sink is None:
             return 1
-        if not wav or n_samples <= 0:
-            return 0
         try:
-            keep_going = sink(ctypes.string_at(wav, 2 * n_samples))
+            pcm = ctypes.string_at(wav, 2 * n_samples) if wav and n_samples > 0 else b""
+            if self._capture is not None:
+                self._capture.feed(events, pcm)  # before the sink, which reads its timeline
+            if not pcm:
+                return 0
+            keep_going = sink(pcm)
         except Exception:
             return 1  # an exception cannot cross the C callback boundary
         return 0 if keep_going else 1
 
-    def speak(self, text: bytes, voice: str, words_per_minute: int, sink: Sink) -> None:
-        """Synthesise ``text`` (UTF-8) into ``sink``. Runs on the worker thread only."""
+    def speak(
+        self,
+        text: bytes,
+        voice: str,
+        words_per_minute: int,
+        sink: Sink,
+        capture: EspeakTimingCapture | None = None,
+    ) -> None:
+        """Synthesise ``text`` (UTF-8) into ``sink``, feeding ``capture`` the events and audio
+        first. Runs on the worker thread only."""
         if self._lib.espeak_SetVoiceByName(voice.encode()) != _EE_OK:
             raise ProviderError(f"espeak-ng has no voice {voice!r}")
         # Set after the voice: loading a voice may reset parameters.
         self._lib.espeak_SetParameter(_PARAMETER_RATE, words_per_minute, 0)
         buffer = ctypes.create_string_buffer(text)
-        self._sink = sink
+        self._sink, self._capture = sink, capture
         try:
             status = self._lib.espeak_Synth(
                 buffer, len(buffer), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None
             )
         finally:
-            self._sink = None
+            self._sink, self._capture = None, None
         if status != _EE_OK:
             raise ProviderError(f"espeak-ng synthesis failed with status {status}")
 
 
-_engine: _Espeak | None = None
+_engine: Espeak | None = None
 _engine_lock = threading.Lock()
 
 
-def _shared_engine() -> _Espeak:
+def shared_engine() -> Espeak:
     """The library is process-global, so every LocalTextToSpeech shares one engine."""
     global _engine
     with _engine_lock:
         if _engine is None:
-            _engine = _Espeak()
+            _engine = Espeak()
         return _engine
 
 
@@ -197,7 +223,7 @@ class _Rechunker:
         return rest
 
 
-def _speakable(text: str) -> bytes:
+def speakable(text: str) -> bytes:
     """UTF-8 text espeak-ng can take: no NULs or control characters, no lone surrogates."""
     cleaned = "".join(" " if unicodedata.category(char) in ("Cc", "Cs") else char for char in text)
     return cleaned.strip().encode("utf-8")
@@ -220,7 +246,7 @@ def espeak_voice(request: TtsRequest) -> str:
 class LocalTextToSpeech(NothingToClose):
     """Embedded espeak-ng synthesiser; streams PCM16 at the engine's native rate."""
 
-    def __init__(self, engine: _Espeak) -> None:
+    def __init__(self, engine: Espeak) -> None:
         self._engine = engine
         self.sample_rate = engine.sample_rate
         self._chunk_bytes = 2 * round(engine.sample_rate * CHUNK_SECONDS)
@@ -229,7 +255,7 @@ class LocalTextToSpeech(NothingToClose):
     def from_env(cls, env: Mapping[str, str]) -> Self:
         del env  # nothing to configure: no credentials, no settings
         try:
-            engine = _shared_engine()
+            engine = shared_engine()
         except OSError as exc:
             raise ProviderUnavailable(f"espeak-ng library could not be loaded: {exc}") from exc
         return cls(engine)
@@ -241,25 +267,37 @@ class LocalTextToSpeech(NothingToClose):
             )
         voice = espeak_voice(request)
         rate = words_per_minute(request.speed)
-        speakable = _speakable(text)
-        if not speakable:
+        spoken = speakable(text)
+        if not spoken:
             return
         rechunker = _Rechunker(self._chunk_bytes)
+        # Character positions in espeak-ng's events index the text it was handed.
+        capture = (
+            EspeakTimingCapture(spoken.decode("utf-8"), self.sample_rate)
+            if request.timings != "none"
+            else None
+        )
 
-        def speak(emit: Emit[bytes]) -> None:
+        def marks(*, complete: bool = False) -> Timeline | None:
+            # Each chunk's costs more as the audio grows: only when each chunk needs one.
+            if capture is None or not (complete or request.timings == "each_chunk"):
+                return None
+            return capture.timeline(complete=complete)
+
+        def speak(emit: Emit[tuple[bytes, Timeline | None]]) -> None:
             def sink(pcm: bytes) -> bool:
-                return all(emit(chunk) for chunk in rechunker.push(pcm))
+                return all(emit((chunk, marks())) for chunk in rechunker.push(pcm))
 
-            self._engine.speak(speakable, voice, rate, sink)
+            self._engine.speak(spoken, voice, rate, sink, capture)
             tail = rechunker.flush()
-            if tail:
-                emit(tail)
+            if tail or capture is not None:  # the final marks, even with no audio left
+                emit((tail, marks(complete=True)))
 
         # aclosing: a consumer that stops early aborts the synthesis at its next full chunk.
         async with aclosing(stream_from_thread(speak, self._engine.thread)) as chunks:
             try:
-                async for pcm in chunks:
-                    yield PcmChunk(pcm, self.sample_rate)
+                async for pcm, timeline in chunks:
+                    yield PcmChunk(pcm, self.sample_rate, timeline)
             except ProviderError:
                 raise
             except Exception as exc:

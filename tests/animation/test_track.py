@@ -1,0 +1,53 @@
+"""ReplyTimings, the pipeline's hook: which marks each delta gets, under the session's flags."""
+
+from __future__ import annotations
+
+from generated.models import Animation, TimingSource, TtsResponseType, Viseme
+from handlers.animation.timeline import Timeline, VisemeAt, WordSpan
+from handlers.animation.track import NO_FIELDS, ReplyTimings
+from handlers.providers.base import PcmChunk
+
+RATE = 16_000
+HELLO = Timeline(
+    (VisemeAt(0, Viseme.SIL), VisemeAt(20, Viseme.KK), VisemeAt(300, Viseme.SIL)),
+    (WordSpan("Hello.", 20, 300),),
+    310,  # a provider's last mark a little past its audio: the audio's length wins
+    TimingSource.PROVIDER,
+)
+
+
+def chunks(ms: int, timeline: Timeline | None) -> list[PcmChunk]:
+    half = bytes(2 * RATE * ms // 2000)
+    return [PcmChunk(half, RATE), PcmChunk(half, RATE, timeline)]
+
+
+async def test_with_both_flags_off_nothing_is_asked_or_sent() -> None:
+    timings = ReplyTimings(Animation(visemes=False, words=False), "local", 1.0)
+
+    async with timings.stretch("Hello.") as stretch:
+        await stretch.add_clip(chunks(300, HELLO))
+
+    assert timings.wanted(TtsResponseType.STREAM) == "none"
+    assert timings.take(300 * 24, 24_000) == NO_FIELDS
+    assert timings.word_spans == ()
+
+
+async def test_clips_follow_one_another_on_the_response_clock() -> None:
+    timings = ReplyTimings(Animation(visemes=True, words=False), "local", 1.0)
+    assert timings.wanted(TtsResponseType.CHAIN) == "final"
+    assert timings.wanted(TtsResponseType.STREAM) == "each_chunk"
+
+    for _ in range(2):
+        async with timings.stretch("Hello.") as stretch:
+            await stretch.add_clip(chunks(300, HELLO))
+    first = timings.take(300 * 24, 24_000)
+    second = timings.take(300 * 24, 24_000)
+
+    for visemes, words, source in (first, second):
+        assert visemes is not None
+        # The closing sil falls at the clip's end, so it opens the next delta instead.
+        assert [(m.offset_ms, m.id) for m in visemes] == [(0, Viseme.SIL), (20, Viseme.KK)]
+        assert words is None  # words are off
+        assert source is TimingSource.PROVIDER
+    # The second clip starts where the first one's audio ended (300 ms), not at its last mark.
+    assert [(w.text, w.start_ms) for w in timings.word_spans] == [("Hello.", 20), ("Hello.", 320)]
