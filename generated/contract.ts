@@ -709,8 +709,10 @@ interface ResponseAudioDelta {
    */
   visemes?: VisemeMark[];
   /**
-   * The words sounding in this delta's audio, in order. Absent when the session's `animation.words`
-   * is off.
+   * The words sounding in this delta's audio, in order; each text runs up to the next word, so in
+   * `chain` the texts joined are the delta's `text` and in `single` the reply. A word the delta's
+   * end cuts is in the next delta too, at offset 0 with its text repeated. Absent when the
+   * session's `animation.words` is off.
    */
   words?: WordTiming[];
   timingSource?: TimingSource;
