@@ -27,6 +27,27 @@ class ServerConfig:
     """How many earlier exchanges the language model sees."""
     shutdown_grace_seconds: float = 10.0
     log_level: str = "INFO"
+    # -- fair shares and bounds (issue 12; see handlers/admission.py and handlers/deadlines.py) --
+    utterance_idle_seconds: float = 5.0
+    """An uncommitted utterance with no audio for this long is dropped (`utterance_timeout`)."""
+    turns_in_flight: int = field(default_factory=lambda: default_turns_in_flight())
+    """Turns running at once on this node, all sessions together (a session runs one at a time)."""
+    admission_wait_seconds: float = 30.0
+    """A committed turn that waits longer than this for a slot is refused (`server_busy`)."""
+    audio_rate: float = 1.5
+    """Audio a Sender may append, as a multiple of real time (0: no limit)."""
+    audio_burst_seconds: float = 10.0
+    """Seconds of audio a Sender may append at once before ``audio_rate`` applies."""
+    stt_deadline_seconds: float = 20.0
+    """From the commit to the transcript, retries and waiting for a decoder included."""
+    llm_deadline_seconds: float = 60.0
+    """The language model's whole reply, retries included."""
+    tts_deadline_seconds: float = 30.0
+    """Each speech synthesis call (a sentence, or the whole reply in `single` mode)."""
+    turn_deadline_seconds: float = 180.0
+    """A whole turn, from when it starts running to its last delta."""
+    receiver_queue_packets: int = 512
+    """Packets a client may have queued unsent before it is disconnected as too slow."""
 
     def describe(self) -> list[str]:
         """Lines to print at start-up; secrets are never printed."""
@@ -43,6 +64,11 @@ class ServerConfig:
                 value = ", ".join(value)
             lines.append(f"{item.name}: {value}")
         return lines
+
+
+def default_turns_in_flight() -> int:
+    """Four turns per CPU core: turns mostly wait on providers; the embedded engines queue."""
+    return 4 * (os.cpu_count() or 1)
 
 
 def redact_url(url: str) -> str:
@@ -122,6 +148,30 @@ def parse_config(
         float,
     )
     flag("--log-level", "LOG_LEVEL", defaults.log_level, "logging level")
+    bounds: list[tuple[str, str, type, str]] = [
+        ("utterance_idle_seconds", "UTTERANCE_IDLE_SECONDS", float,
+         "an uncommitted utterance silent this long is dropped (utterance_timeout)"),
+        ("turns_in_flight", "TURNS_IN_FLIGHT", int,
+         "turns running at once, all sessions together (default 4 per CPU core)"),
+        ("admission_wait_seconds", "ADMISSION_WAIT_SECONDS", float,
+         "longest wait of a committed turn for a slot (then server_busy)"),
+        ("audio_rate", "AUDIO_RATE", float,
+         "audio a Sender may append, times real time; 0 for no limit (then rate_limited)"),
+        ("audio_burst_seconds", "AUDIO_BURST_SECONDS", float,
+         "seconds of audio a Sender may append at once"),
+        ("stt_deadline_seconds", "STT_DEADLINE_SECONDS", float,
+         "commit to transcript, retries included (then provider_error)"),
+        ("llm_deadline_seconds", "LLM_DEADLINE_SECONDS", float,
+         "the language model's whole reply, retries included (then provider_error)"),
+        ("tts_deadline_seconds", "TTS_DEADLINE_SECONDS", float,
+         "each speech synthesis call, retries included (then provider_error)"),
+        ("turn_deadline_seconds", "TURN_DEADLINE_SECONDS", float,
+         "a whole turn, from its start to its last delta"),
+        ("receiver_queue_packets", "RECEIVER_QUEUE_PACKETS", int,
+         "packets queued for a client that does not read before it is disconnected"),
+    ]  # fmt: skip
+    for name, variable, kind, what in bounds:
+        flag("--" + name.replace("_", "-"), variable, getattr(defaults, name), what, kind)
     args = parser.parse_args(argv)
     # Tokens come only from the environment: a flag would show them in the process list.
     tokens = frozenset(_split(env.get("METAHUMAN_TOKENS", "")))
@@ -138,4 +188,5 @@ def parse_config(
         history_turns=args.history_turns,
         shutdown_grace_seconds=args.shutdown_grace_seconds,
         log_level=args.log_level.upper(),
+        **{name: getattr(args, name) for name, *_ in bounds},
     )

@@ -3,19 +3,24 @@ settings and its turns. The server hands each client event to its session."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import asyncio
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
 
 from codegen.runtime import ClientError
 from generated.dispatch import Emitter
 from generated.models import (
+    CustomError,
     ErrorCode,
     InputBufferAppend,
     InputBufferInitialized,
     SessionUpdate,
 )
+from handlers.admission import Admission, IdleTimer
 from handlers.audio import AudioFormatError
 from handlers.config import ServerConfig
+from handlers.limits import TokenBucket
 from handlers.pipeline import Turn
 from handlers.providers.registry import ProviderRegistry
 from handlers.settings import Settings, apply_update, requested_providers
@@ -30,6 +35,12 @@ class SessionServices:
     config: ServerConfig
     registry: ProviderRegistry
     emitter: Emitter
+    admission: Admission = field(default=None)  # type: ignore[assignment]
+    """The fair-share policy; built from ``config`` when not given."""
+
+    def __post_init__(self) -> None:
+        if self.admission is None:
+            object.__setattr__(self, "admission", Admission.from_config(self.config))
 
 
 class Session:
@@ -54,8 +65,16 @@ class Session:
             services.emitter,
             services.config.history_turns,
             on_idle=self._forget_if_idle,
+            admission=services.admission,
         )
         self._forget = forget
+        self.audio_budgets: dict[str, TokenBucket | None] = {}
+        """Each Sender's audio budget (None: unlimited), by sid."""
+        self._refusing: set[str] = set()
+        """Senders whose last chunk was refused for the rate: told once per run."""
+        self._idle_timers: dict[str, IdleTimer] = {}
+        self._telling: set[asyncio.Task[None]] = set()
+        """Errors being sent from timers (kept referenced until sent)."""
 
     @property
     def idle(self) -> bool:
@@ -72,11 +91,23 @@ class Session:
 
     def leave(self, sid: str) -> None:
         self.clients.discard(sid)
+        self._drop_utterance(sid)
+        self.audio_budgets.pop(sid, None)
+        self._refusing.discard(sid)
+        if not self.clients:
+            # Nobody is left to hear the turns (a Receiver, or a Sender for the transcript).
+            self.turns.abandon()
+        self._forget_if_idle()
+
+    def _drop_utterance(self, sid: str) -> Utterance | None:
         utterance = self.utterances.pop(sid, None)
         if utterance is not None:
             # Never committed: nothing was promised for this audio.
             utterance.cancel()
-        self._forget_if_idle()
+        timer = self._idle_timers.pop(sid, None)
+        if timer is not None:
+            timer.cancel()
+        return utterance
 
     # -- client events -------------------------------------------------------------------------
 
@@ -115,14 +146,21 @@ class Session:
             )
         except AudioFormatError as exc:
             raise ClientError(ErrorCode.INVALID_AUDIO, str(exc)) from exc
+        if not self._admit_audio(sid, len(pcm) / (2 * sample_rate)):
+            return  # refused again: the first refusal of the run said so
         if utterance is None:
             utterance = self.utterances[sid] = self._start_utterance()
+            self._idle_timers[sid] = IdleTimer(
+                self.services.admission.utterance_idle_s, lambda: self._utterance_idle(sid)
+            )
             await self.services.emitter.input_buffer_initialized(
                 self.session_id,
                 InputBufferInitialized(
                     item_id=utterance.item_id, format=audio.format, sample_rate=audio.sample_rate
                 ),
             )
+        else:
+            self._idle_timers[sid].touch()
         already_full = utterance.overflowed
         if utterance.append(pcm) and not already_full:
             raise ClientError(
@@ -131,6 +169,44 @@ class Session:
                 " audio is dropped; commit to use what was kept",
                 item_id=utterance.item_id,
             )
+
+    def _admit_audio(self, sid: str, seconds: float) -> bool:
+        """Take ``seconds`` from the Sender's audio budget; False (or ClientError rate_limited,
+        the first time in a run) when the chunk is refused."""
+        if sid not in self.audio_budgets:
+            self.audio_budgets[sid] = self.services.admission.audio_budget()
+        budget = self.audio_budgets[sid]
+        if budget is None or budget.take(seconds):
+            self._refusing.discard(sid)
+            return True
+        if sid in self._refusing:
+            return False
+        self._refusing.add(sid)
+        admission = self.services.admission
+        raise ClientError(
+            ErrorCode.RATE_LIMITED,
+            f"audio is admitted at {admission.audio_rate:g}x real time after a burst of"
+            f" {admission.audio_burst_s:g} s: this chunk and the next refused ones are dropped",
+        )
+
+    def _utterance_idle(self, sid: str) -> None:
+        """The Sender's utterance had no audio for the idle timeout: drop it and say so."""
+        utterance = self._drop_utterance(sid)
+        if utterance is None:
+            return
+        seconds = self.services.admission.utterance_idle_s
+        error = CustomError(
+            code=ErrorCode.UTTERANCE_TIMEOUT,
+            message=f"no audio for {seconds:g} s and no commit: the utterance was dropped",
+            item_id=utterance.item_id,
+        )
+        self._tell(self.services.emitter.custom_error(sid, error))
+        self._forget_if_idle()
+
+    def _tell(self, emit: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(emit)
+        self._telling.add(task)
+        task.add_done_callback(self._telling.discard)
 
     def _start_utterance(self) -> Utterance:
         settings = self.settings
@@ -156,6 +232,7 @@ class Session:
                 item_id=utterance.item_id,
             )
         del self.utterances[sid]
+        self._idle_timers.pop(sid).cancel()
         self.turns.submit(
             Turn(
                 session_id=self.session_id,
@@ -175,6 +252,5 @@ class Session:
     async def close(self, reason: str) -> None:
         """Cancel everything in progress: waiting turns, the turn in flight, utterances."""
         await self.turns.close(reason)
-        for utterance in self.utterances.values():
-            utterance.cancel()
-        self.utterances.clear()
+        for sid in list(self.utterances):
+            self._drop_utterance(sid)

@@ -336,8 +336,9 @@ class RunningServer:
 
 
 def make_config(**overrides: Any) -> ServerConfig:
-    """Test defaults (no Redis, no tokens, a short shutdown grace) with ``overrides``."""
-    base = ServerConfig(port=0, shutdown_grace_seconds=2.0)
+    """Test defaults (no Redis, no tokens, a short shutdown grace, audio appended as fast as the
+    test sends it: no rate limit) with ``overrides``."""
+    base = ServerConfig(port=0, shutdown_grace_seconds=2.0, audio_rate=0.0)
     return dataclasses.replace(base, **overrides)
 
 
