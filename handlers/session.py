@@ -22,10 +22,11 @@ from handlers.audio import AudioFormatError
 from handlers.config import ServerConfig
 from handlers.limits import TokenBucket
 from handlers.pipeline import Turn
+from handlers.providers.base import CALLER
 from handlers.providers.registry import ProviderRegistry
 from handlers.settings import Settings, apply_update, requested_providers
 from handlers.turns import CancelledResponse, TurnQueue
-from handlers.utterance import Utterance, decode_chunk
+from handlers.utterance import Utterance, decode_chunk, is_wav
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,12 +139,14 @@ class Session:
             if utterance is not None
             else (audio.format, audio.sample_rate)
         )
+        raw = payload if isinstance(payload, (bytes, str)) else payload.audio
         try:
-            pcm = decode_chunk(
-                payload if isinstance(payload, (bytes, str)) else payload.audio,
-                audio_format,
-                sample_rate,
-            )
+            if is_wav(raw, audio_format):
+                # A whole file, maybe resampled: off the event loop.
+                pcm = await asyncio.to_thread(decode_chunk, raw, audio_format, sample_rate)
+                utterance = self.utterances.get(sid)
+            else:
+                pcm = decode_chunk(raw, audio_format, sample_rate)
         except AudioFormatError as exc:
             raise ClientError(ErrorCode.INVALID_AUDIO, str(exc)) from exc
         if not self._admit_audio(sid, len(pcm) / (2 * sample_rate)):
@@ -212,12 +215,17 @@ class Session:
         settings = self.settings
         provider = self.services.registry.stt(settings.stt.provider.value)
         request = settings.stt_request()
-        return Utterance(
-            settings.input_audio.format,
-            settings.input_audio.sample_rate,
-            self.services.config.max_buffer_seconds,
-            lambda audio: provider.transcribe(audio, request),
-        )
+        # The recognition task starts inside: it carries whom it is for (fair shares of engines).
+        caller = CALLER.set(self.session_id)
+        try:
+            return Utterance(
+                settings.input_audio.format,
+                settings.input_audio.sample_rate,
+                self.services.config.max_buffer_seconds,
+                lambda audio: provider.transcribe(audio, request),
+            )
+        finally:
+            CALLER.reset(caller)
 
     def commit(self, sid: str) -> None:
         """End the Sender's utterance and queue its turn, with the settings in force now."""
