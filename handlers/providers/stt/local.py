@@ -79,6 +79,9 @@ def default_decoders() -> int:
 # 20 ms of 16 kHz PCM16: the unit audio is fed to the decoder in (see the module docstring).
 _PIECE_BYTES = 2 * RECOGNITION_SAMPLE_RATE // 50
 
+SLICE_SECONDS = 1.0
+"""Most audio decoded in one worker-thread call (about 20-50 ms of CPU)."""
+
 T = TypeVar("T")
 
 
@@ -262,6 +265,17 @@ class _Transcription:
         self.arrived.set()
 
     def take(self) -> tuple[list[bytes], bool]:
+        """The next slice of pending audio (at most ``SLICE_SECONDS``, so that a request to give
+        the decoder back waits for one slice, not a whole minute of audio), and whether it is
+        the last."""
+        limit = int(SLICE_SECONDS * self.sample_rate) * 2
+        size = 0
+        for count, chunk in enumerate(self.pending):
+            size += len(chunk)
+            if size >= limit and count + 1 < len(self.pending):
+                chunks, self.pending = self.pending[: count + 1], self.pending[count + 1 :]
+                self.arrived.set()  # more to do
+                return chunks, False
         chunks, self.pending = self.pending, []
         return chunks, self.ended
 
@@ -321,6 +335,11 @@ class LocalSpeechToText(NothingToClose):
     def decoders_alive(self) -> int:
         """Decoders that exist now, idle or busy; never more than ``max_decoders``."""
         return self._pool.created
+
+    @property
+    def decoders_lent(self) -> int:
+        """Decoders lent to utterances now (the rest are idle)."""
+        return len(self._pool.lent)
 
     @property
     def decoders_built(self) -> int:
