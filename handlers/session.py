@@ -72,7 +72,8 @@ class Session:
         self.audio_budgets: dict[str, TokenBucket | None] = {}
         """Each Sender's audio budget (None: unlimited), by sid."""
         self._refusing: set[str] = set()
-        """Senders whose last chunk was refused for the rate: told once per run."""
+        """Senders refused for the rate and not slowed down since (their budget has not come
+        back to half the burst): told once per flood, not once per chunk."""
         self._idle_timers: dict[str, IdleTimer] = {}
         self._telling: set[asyncio.Task[None]] = set()
         """Errors being sent from timers (kept referenced until sent)."""
@@ -179,8 +180,11 @@ class Session:
         if sid not in self.audio_budgets:
             self.audio_budgets[sid] = self.services.admission.audio_budget()
         budget = self.audio_budgets[sid]
-        if budget is None or budget.take(seconds):
-            self._refusing.discard(sid)
+        if budget is None:
+            return True
+        if budget.take(seconds):
+            if budget.level >= budget.burst / 2:
+                self._refusing.discard(sid)  # it slowed down: a next flood is told again
             return True
         if sid in self._refusing:
             return False
