@@ -27,6 +27,7 @@ from generated.models import (
 )
 from handlers.config import ServerConfig, parse_config
 from handlers.providers.registry import ProviderRegistry
+from handlers.receivers import ReceiverGuard
 from handlers.scaleout import RedisManager
 from handlers.session import Session, SessionServices
 from handlers.settings import Settings
@@ -45,6 +46,8 @@ class ChatServer(ClientEventHandler):
         self.services = SessionServices(config, registry, emitter)
         self.sessions: dict[str, Session] = {}
         self.defaults = Settings.defaults()
+        self.receivers: ReceiverGuard | None = None
+        """Releases clients that stopped reading (set by create_app)."""
 
     # -- connections ---------------------------------------------------------------------------
 
@@ -122,13 +125,20 @@ def create_app(
         max_http_buffer_size=8 * 1024 * 1024,
     )
     app = web.Application()
+    receivers = ReceiverGuard(sio, config.receiver_queue_packets)
+    receivers.watch()
     sio.attach(app, socketio_path=config.socketio_path)
     add_page_routes(app, socketio_path=config.socketio_path)
     emitter = Emitter(sio)
     server = ChatServer(config, registry, emitter)
+    server.receivers = receivers
     register(sio, server, emitter)
 
+    async def start(_: web.Application) -> None:
+        receivers.start()
+
     async def stop(_: web.Application) -> None:
+        await receivers.stop()
         await server.shutdown()
         # Stops Engine.IO's service task; python-socketio requires it before the web server stops.
         await sio.shutdown()
@@ -138,6 +148,7 @@ def create_app(
         if manager is not None:
             await manager.close()
 
+    app.on_startup.append(start)
     app.on_shutdown.append(stop)
     app.on_cleanup.append(close_connections)
     return app, server
