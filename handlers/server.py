@@ -98,6 +98,8 @@ class ChatServer(ClientEventHandler):
 
     async def shutdown(self) -> None:
         """Let turns in flight finish for the grace period, then cancel what is left."""
+        if self.receivers is not None:
+            await self.receivers.stop()
         workers = [s.turns.worker for s in self.sessions.values() if s.turns.worker is not None]
         if workers:
             log.info(
@@ -138,7 +140,6 @@ def create_app(
         receivers.start()
 
     async def stop(_: web.Application) -> None:
-        await receivers.stop()
         await server.shutdown()
         # Stops Engine.IO's service task; python-socketio requires it before the web server stops.
         await sio.shutdown()
