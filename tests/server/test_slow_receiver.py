@@ -93,7 +93,9 @@ async def join_and_stop_reading(server: RunningServer, session_id: str) -> async
     auth = {"role": "receiver", "sessionId": session_id}
     writer.write(ws_frame("40" + json.dumps(auth)))
     assert (await read_frame(reader)).startswith("40{")  # Socket.IO connected
-    writer.transport.pause_reading()  # and never reads again
+    transport = writer.transport
+    assert isinstance(transport, asyncio.Transport)
+    transport.pause_reading()  # and never reads again
     return writer
 
 
