@@ -145,6 +145,8 @@ class Session:
             if is_wav(raw, audio_format):
                 # A whole file, maybe resampled: off the event loop.
                 pcm = await asyncio.to_thread(decode_chunk, raw, audio_format, sample_rate)
+                if sid not in self.clients:
+                    return  # the Sender left meanwhile
                 utterance = self.utterances.get(sid)
             else:
                 pcm = decode_chunk(raw, audio_format, sample_rate)
