@@ -25,6 +25,7 @@ from generated.models import (
     InputBufferAppend,
     SessionUpdate,
 )
+from handlers.admission import Admission
 from handlers.config import ServerConfig, parse_config
 from handlers.providers.registry import ProviderRegistry
 from handlers.receivers import ReceiverGuard
@@ -43,7 +44,7 @@ class ChatServer(ClientEventHandler):
         self.config = config
         self.registry = registry
         self.emitter = emitter
-        self.services = SessionServices(config, registry, emitter)
+        self.services = SessionServices(config, registry, emitter, Admission.from_config(config))
         self.sessions: dict[str, Session] = {}
         self.defaults = Settings.defaults()
         self.receivers: ReceiverGuard | None = None

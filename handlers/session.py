@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from codegen.runtime import ClientError
@@ -36,12 +36,8 @@ class SessionServices:
     config: ServerConfig
     registry: ProviderRegistry
     emitter: Emitter
-    admission: Admission = field(default=None)  # type: ignore[assignment]
-    """The fair-share policy; built from ``config`` when not given."""
-
-    def __post_init__(self) -> None:
-        if self.admission is None:
-            object.__setattr__(self, "admission", Admission.from_config(self.config))
+    admission: Admission
+    """The fair-share policy: turn slots, deadlines, audio budgets, idle timeout."""
 
 
 class Session:

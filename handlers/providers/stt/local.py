@@ -265,9 +265,12 @@ class _Transcription:
         self.arrived.set()
 
     def take(self) -> tuple[list[bytes], bool]:
-        """The next slice of pending audio (at most ``SLICE_SECONDS``, so that a request to give
-        the decoder back waits for one slice, not a whole minute of audio), and whether it is
-        the last."""
+        """The pending audio and whether it is the last; before the commit at most
+        ``SLICE_SECONDS`` of it, so that a request to give the decoder back waits for one slice,
+        not for a whole minute of audio heard again."""
+        if self.ended:  # committed: nobody takes the decoder back, decode it all
+            chunks, self.pending = self.pending, []
+            return chunks, True
         limit = int(SLICE_SECONDS * self.sample_rate) * 2
         size = 0
         for count, chunk in enumerate(self.pending):
