@@ -6,15 +6,16 @@ stops reading (a frozen tab, a stalled proxy) fills the TCP buffers, the writer 
 and the queue grows by every delta of every turn; after the ping timeout Engine.IO marks the
 socket closed, but the writer (and the reader waiting for it, and the queue) stay.
 
-``ReceiverGuard`` checks every connection once a second. A connection is released when
+``ReceiverGuard`` checks every connection four times a second. A connection is released when
 
 * more than ``limit`` packets wait in its queue (it reads slower than the server sends), or
 * Engine.IO has closed it (ping timeout) and packets still wait.
 
 Released means: its queued packets are dropped and its TCP connection aborted, which ends the
 writer, the reader and the socket; the server sees an ordinary disconnect (the session forgets
-the client). **What a slow Receiver loses**: the packets queued for it and every event sent
-until it reconnects; nothing is replayed. Other clients of the session are not affected, and
+the client). At shutdown, clients whose queues do not drain within a second are released too,
+so one frozen client cannot hold the server up. **What a slow Receiver loses**: the packets
+queued for it and every event sent until it reconnects; nothing is replayed. Other clients of the session are not affected, and
 the server's memory stays bounded by ``limit`` packets per connection.
 """
 
@@ -30,7 +31,10 @@ from aiohttp import web
 
 log = logging.getLogger("metahuman")
 
-CHECK_EVERY_S = 1.0
+CHECK_EVERY_S = 0.25
+"""How often the queues are looked at (a dict walk and a size per connection)."""
+DRAIN_S = 1.0
+"""At shutdown, how long queued packets get to go out before their clients are released."""
 
 
 class ReceiverGuard:
@@ -69,6 +73,18 @@ class ReceiverGuard:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+    async def drain(self) -> None:
+        """Give queued packets ``DRAIN_S`` to go out; release the clients still holding some."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + DRAIN_S
+        while loop.time() < deadline:
+            if not any(s.queue.qsize() for s in self.sio.eio.sockets.values()):
+                return
+            await asyncio.sleep(0.05)
+        for sid, socket in list(self.sio.eio.sockets.items()):
+            if backlog := socket.queue.qsize():
+                self.release(sid, socket, backlog)
 
     async def _run(self) -> None:
         while True:

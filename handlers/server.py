@@ -142,6 +142,7 @@ def create_app(
 
     async def stop(_: web.Application) -> None:
         await server.shutdown()
+        await receivers.drain()
         # Stops Engine.IO's service task; python-socketio requires it before the web server stops.
         await sio.shutdown()
 
