@@ -15,8 +15,9 @@ Released means: its queued packets are dropped and its TCP connection aborted, w
 writer, the reader and the socket; the server sees an ordinary disconnect (the session forgets
 the client). At shutdown, clients whose queues do not drain within a second are released too,
 so one frozen client cannot hold the server up. **What a slow Receiver loses**: the packets
-queued for it and every event sent until it reconnects; nothing is replayed. Other clients of the session are not affected, and
-the server's memory stays bounded by ``limit`` packets per connection.
+queued for it and every event sent until it reconnects; nothing is replayed. Other clients of
+the session are not affected, and the server's memory stays bounded by ``limit`` packets per
+connection.
 """
 
 from __future__ import annotations
