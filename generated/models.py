@@ -1738,6 +1738,23 @@ class ErrorCode(StrEnum):
     The model is retired by its provider and this server does not map it to a successor
     (operator configuration); `message` names the successor. The previous settings stay.
     """
+    RATE_LIMITED = "rate_limited"
+    """
+    The Sender appended audio faster than the server admits (a burst of a few seconds, then
+    a multiple of real time; see the server's configuration); the refused audio was dropped,
+    the buffer kept. Sent once per run of refused chunks.
+    """
+    UTTERANCE_TIMEOUT = "utterance_timeout"
+    """
+    The Sender's uncommitted utterance had no audio for longer than the server's idle
+    timeout; it was dropped (its audio and recognition), and the next append starts a new
+    one.
+    """
+    SERVER_BUSY = "server_busy"
+    """
+    The server's turns in flight were all taken for longer than its admission wait; this
+    turn was dropped. Commit again later.
+    """
 
 
 class CustomError(ContractModel):

@@ -9,6 +9,7 @@ import io
 import struct
 import wave
 from collections.abc import AsyncIterable
+from dataclasses import dataclass
 
 import numpy as np
 import soxr
@@ -86,26 +87,56 @@ class Pcm16Resampler:
         return np.asarray(out, dtype="<i2").tobytes()
 
 
-def parse_wav(data: bytes) -> tuple[bytes, int]:
-    """Return (PCM16 LE mono, sample rate) from a WAV file; stereo is mixed down."""
+@dataclass(frozen=True, slots=True)
+class WavLimits:
+    """What a WAV from a client may claim; checked on the header, before any audio is read.
+
+    A header is a promise about the allocations to come: a 120 KB file claiming 1 Hz asks the
+    resampler for 16,000 output samples per input sample (gigabytes). Rates outside the
+    contract's SampleRate range, more than two channels, or other than 16-bit are refused.
+    """
+
+    min_rate: int = 8000
+    max_rate: int = 48000
+    max_channels: int = 2
+
+
+CLIENT_WAV = WavLimits()
+
+
+def parse_wav(data: bytes, limits: WavLimits | None = None) -> tuple[bytes, int]:
+    """Return (PCM16 LE mono, sample rate) from a WAV file; stereo is mixed down. With
+    ``limits`` (audio from clients) the header is checked against them before reading."""
     try:
         with wave.open(io.BytesIO(data), "rb") as wav:
             channels = wav.getnchannels()
             width = wav.getsampwidth()
             rate = wav.getframerate()
+            _check_wav_header(channels, width, rate, limits)
             frames = wav.readframes(wav.getnframes())
     except (wave.Error, EOFError, struct.error) as exc:
         raise AudioFormatError(f"not a readable WAV file: {exc}") from exc
-    if width != 2:
-        raise AudioFormatError(f"WAV must be 16-bit PCM, got {8 * width}-bit")
-    if channels < 1 or rate <= 0:
-        raise AudioFormatError("WAV header has no channels or no sample rate")
     if len(frames) % (2 * channels):
         frames = frames[: len(frames) - len(frames) % (2 * channels)]
     if channels > 1:
         samples = np.frombuffer(frames, dtype="<i2").reshape(-1, channels)
         frames = samples.mean(axis=1).astype("<i2").tobytes()
     return frames, rate
+
+
+def _check_wav_header(channels: int, width: int, rate: int, limits: WavLimits | None) -> None:
+    if width != 2:
+        raise AudioFormatError(f"WAV must be 16-bit PCM, got {8 * width}-bit")
+    if channels < 1 or rate <= 0:
+        raise AudioFormatError("WAV header has no channels or no sample rate")
+    if limits is None:
+        return
+    if not limits.min_rate <= rate <= limits.max_rate:
+        raise AudioFormatError(
+            f"WAV sample rate {rate} Hz is outside {limits.min_rate}-{limits.max_rate} Hz"
+        )
+    if channels > limits.max_channels:
+        raise AudioFormatError(f"WAV has {channels} channels; at most {limits.max_channels}")
 
 
 def wav_bytes(pcm: bytes, sample_rate: int) -> bytes:

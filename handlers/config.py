@@ -32,6 +32,27 @@ class ServerConfig:
     log_level: str = "INFO"
     log_format: str = "json"
     """json: one JSON object per line; text: for terminals."""
+    # -- fair shares and bounds (issue 12; see handlers/admission.py and handlers/deadlines.py) --
+    utterance_idle_seconds: float = 5.0
+    """An uncommitted utterance with no audio for this long is dropped (`utterance_timeout`)."""
+    turns_in_flight: int = field(default_factory=lambda: default_turns_in_flight())
+    """Turns running at once on this node, all sessions together (a session runs one at a time)."""
+    admission_wait_seconds: float = 30.0
+    """A committed turn that waits longer than this for a slot is refused (`server_busy`)."""
+    audio_rate: float = 1.5
+    """Audio a Sender may append, as a multiple of real time (0: no limit)."""
+    audio_burst_seconds: float = 10.0
+    """Seconds of audio a Sender may append at once before ``audio_rate`` applies."""
+    stt_deadline_seconds: float = 20.0
+    """From the commit to the transcript, retries and waiting for a decoder included."""
+    llm_deadline_seconds: float = 60.0
+    """The language model's whole reply, retries included."""
+    tts_deadline_seconds: float = 30.0
+    """Each speech synthesis call (a sentence, or the whole reply in `single` mode)."""
+    turn_deadline_seconds: float = 180.0
+    """A whole turn, from when it starts running to its last delta."""
+    receiver_queue_packets: int = 512
+    """Packets a client may have queued unsent before it is disconnected as too slow."""
 
     def describe(self) -> list[str]:
         """Lines to print at start-up; secrets are never printed."""
@@ -48,6 +69,11 @@ class ServerConfig:
                 value = ", ".join(value)
             lines.append(f"{item.name}: {value}")
         return lines
+
+
+def default_turns_in_flight() -> int:
+    """Four turns per CPU core: turns mostly wait on providers; the embedded engines queue."""
+    return 4 * (os.cpu_count() or 1)
 
 
 def redact_url(url: str) -> str:
@@ -160,6 +186,30 @@ def parse_config(
         choices=LOG_FORMATS,
         help="json lines, or text for terminals (the default on a terminal) (METAHUMAN_LOG_FORMAT)",
     )
+    bounds: list[tuple[str, str, type, str]] = [
+        ("utterance_idle_seconds", "UTTERANCE_IDLE_SECONDS", float,
+         "an uncommitted utterance silent this long is dropped (utterance_timeout)"),
+        ("turns_in_flight", "TURNS_IN_FLIGHT", int,
+         "turns running at once, all sessions together (default 4 per CPU core)"),
+        ("admission_wait_seconds", "ADMISSION_WAIT_SECONDS", float,
+         "longest wait of a committed turn for a slot (then server_busy)"),
+        ("audio_rate", "AUDIO_RATE", float,
+         "audio a Sender may append, times real time; 0 for no limit (then rate_limited)"),
+        ("audio_burst_seconds", "AUDIO_BURST_SECONDS", float,
+         "seconds of audio a Sender may append at once"),
+        ("stt_deadline_seconds", "STT_DEADLINE_SECONDS", float,
+         "commit to transcript, retries included (then provider_error)"),
+        ("llm_deadline_seconds", "LLM_DEADLINE_SECONDS", float,
+         "the language model's whole reply, retries included (then provider_error)"),
+        ("tts_deadline_seconds", "TTS_DEADLINE_SECONDS", float,
+         "each speech synthesis call, retries included (then provider_error)"),
+        ("turn_deadline_seconds", "TURN_DEADLINE_SECONDS", float,
+         "a whole turn, from its start to its last delta"),
+        ("receiver_queue_packets", "RECEIVER_QUEUE_PACKETS", int,
+         "packets queued for a client that does not read before it is disconnected"),
+    ]  # fmt: skip
+    for name, variable, kind, what in bounds:
+        flag("--" + name.replace("_", "-"), variable, getattr(defaults, name), what, kind)
     args = parser.parse_args(argv)
     if args.log_format not in LOG_FORMATS:
         parser.error(f"METAHUMAN_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
@@ -179,4 +229,5 @@ def parse_config(
         shutdown_grace_seconds=args.shutdown_grace_seconds,
         log_level=args.log_level,
         log_format=args.log_format,
+        **{name: getattr(args, name) for name, *_ in bounds},
     )

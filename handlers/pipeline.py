@@ -32,6 +32,7 @@ from generated.models import (
 )
 from handlers.animation.track import ReplyTimings
 from handlers.audio import Mp3Encoder, Pcm16Resampler, resample_pcm16, wav_bytes
+from handlers.deadlines import DEFAULT_DEADLINES, Deadlines, stream_within, within
 from handlers.ids import new_response_id
 from handlers.observability import TurnTiming
 from handlers.providers.base import (
@@ -142,8 +143,15 @@ class Reply:
     so a turn cancelled during an emit has sent that delta, and the counts say exactly what went.
     """
 
-    def __init__(self, turn: Turn, registry: ProviderRegistry, emitter: Emitter) -> None:
+    def __init__(
+        self,
+        turn: Turn,
+        registry: ProviderRegistry,
+        emitter: Emitter,
+        deadlines: Deadlines = DEFAULT_DEADLINES,
+    ) -> None:
         self.turn = turn
+        self.deadlines = deadlines
         self.registry = registry
         self.emitter = emitter
         self.response_id = new_response_id()
@@ -185,7 +193,9 @@ class Reply:
         history keeps of it, or None when there is no reply (nothing heard, a stage failed)."""
         turn, stt = self.turn, self.turn.settings.stt
         try:
-            transcript = await turn.transcription
+            transcript = await within(
+                turn.transcription, self.deadlines.stt_s, f"{stt.provider.value} recognition"
+            )
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -257,7 +267,12 @@ class Reply:
         splitter = SentenceSplitter()
         parts: list[str] = []
         try:
-            async with closing(self.registry.llm(provider).respond(request)) as deltas:
+            reply_stream = stream_within(
+                self.registry.llm(provider).respond(request),
+                self.deadlines.llm_s,
+                f"{provider} language model reply",
+            )
+            async with closing(reply_stream) as deltas:
                 async for delta in deltas:
                     self.timing.first_token()
                     parts.append(delta)
@@ -281,9 +296,10 @@ class Reply:
         return reply
 
     def _synthesize(self, text: str) -> AsyncIterator[PcmChunk]:
-        tts = self.registry.tts(self.turn.settings.tts.provider.value)
+        provider = self.turn.settings.tts.provider.value
         self.timing.synthesizing()
-        return tts.synthesize(text, self.tts_request)
+        speech = self.registry.tts(provider).synthesize(text, self.tts_request)
+        return stream_within(speech, self.deadlines.tts_s, f"{provider} speech synthesis")
 
     async def _synthesize_all(self, text: str) -> list[PcmChunk]:
         async with closing(self._synthesize(text)) as chunks:

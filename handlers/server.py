@@ -26,8 +26,10 @@ from generated.models import (
     SessionUpdate,
 )
 from handlers import observability as observe
+from handlers.admission import Admission
 from handlers.config import ServerConfig, parse_config
 from handlers.providers.registry import ProviderRegistry
+from handlers.receivers import ReceiverGuard
 from handlers.scaleout import RedisManager
 from handlers.serving import StartupError, serve
 from handlers.session import Session, SessionServices
@@ -44,9 +46,11 @@ class ChatServer(ClientEventHandler):
         self.config = config
         self.registry = registry
         self.emitter = emitter
-        self.services = SessionServices(config, registry, emitter)
+        self.services = SessionServices(config, registry, emitter, Admission.from_config(config))
         self.sessions: dict[str, Session] = {}
         self.defaults = Settings.defaults()
+        self.receivers: ReceiverGuard | None = None
+        """Releases clients that stopped reading (set by create_app)."""
 
     # -- connections ---------------------------------------------------------------------------
 
@@ -102,6 +106,8 @@ class ChatServer(ClientEventHandler):
 
     async def shutdown(self) -> None:
         """Let turns in flight finish for the grace period, then cancel what is left."""
+        if self.receivers is not None:
+            await self.receivers.stop()
         workers = [s.turns.worker for s in self.sessions.values() if s.turns.worker is not None]
         if workers:
             log.info(
@@ -129,6 +135,8 @@ def create_app(
         max_http_buffer_size=8 * 1024 * 1024,
     )
     app = web.Application()
+    receivers = ReceiverGuard(sio, config.receiver_queue_packets)
+    receivers.watch()
     sio.attach(app, socketio_path=config.socketio_path)
     add_page_routes(app, socketio_path=config.socketio_path)
     checks = [observe.providers_check(registry)]
@@ -137,11 +145,16 @@ def create_app(
     observe.add_ops_routes(app, checks)
     emitter = observe.ObservedEmitter(sio)
     server = ChatServer(config, registry, emitter)
+    server.receivers = receivers
     emitter.clients = register(sio, server, emitter).clients
     observe.observe_refusals(sio)
 
+    async def start(_: web.Application) -> None:
+        receivers.start()
+
     async def stop(_: web.Application) -> None:
         await server.shutdown()
+        await receivers.drain()
         # Stops Engine.IO's service task; python-socketio requires it before the web server stops.
         await sio.shutdown()
 
@@ -150,6 +163,7 @@ def create_app(
         if manager is not None:
             await manager.close()
 
+    app.on_startup.append(start)
     app.on_shutdown.append(stop)
     app.on_cleanup.append(close_connections)
     return app, server

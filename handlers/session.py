@@ -3,24 +3,30 @@ settings and its turns. The server hands each client event to its session."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from codegen.runtime import ClientError
 from generated.dispatch import Emitter
 from generated.models import (
+    CustomError,
     ErrorCode,
     InputBufferAppend,
     InputBufferInitialized,
     SessionUpdate,
 )
+from handlers.admission import Admission, IdleTimer
 from handlers.audio import AudioFormatError
 from handlers.config import ServerConfig
+from handlers.limits import TokenBucket
 from handlers.pipeline import Turn
+from handlers.providers.base import CALLER
 from handlers.providers.registry import ProviderRegistry
 from handlers.settings import Settings, apply_update, requested_providers
 from handlers.turns import CancelledResponse, TurnQueue
-from handlers.utterance import Utterance, decode_chunk
+from handlers.utterance import Utterance, decode_chunk, is_wav
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +36,8 @@ class SessionServices:
     config: ServerConfig
     registry: ProviderRegistry
     emitter: Emitter
+    admission: Admission
+    """The fair-share policy: turn slots, deadlines, audio budgets, idle timeout."""
 
 
 class Session:
@@ -54,8 +62,17 @@ class Session:
             services.emitter,
             services.config.history_turns,
             on_idle=self._forget_if_idle,
+            admission=services.admission,
         )
         self._forget = forget
+        self.audio_budgets: dict[str, TokenBucket | None] = {}
+        """Each Sender's audio budget (None: unlimited), by sid."""
+        self._refusing: set[str] = set()
+        """Senders refused for the rate and not slowed down since (their budget has not come
+        back to half the burst): told once per flood, not once per chunk."""
+        self._idle_timers: dict[str, IdleTimer] = {}
+        self._telling: set[asyncio.Task[None]] = set()
+        """Errors being sent from timers (kept referenced until sent)."""
 
     @property
     def idle(self) -> bool:
@@ -72,11 +89,23 @@ class Session:
 
     def leave(self, sid: str) -> None:
         self.clients.discard(sid)
+        self._drop_utterance(sid)
+        self.audio_budgets.pop(sid, None)
+        self._refusing.discard(sid)
+        if not self.clients:
+            # Nobody is left to hear the turns (a Receiver, or a Sender for the transcript).
+            self.turns.abandon()
+        self._forget_if_idle()
+
+    def _drop_utterance(self, sid: str) -> Utterance | None:
         utterance = self.utterances.pop(sid, None)
         if utterance is not None:
             # Never committed: nothing was promised for this audio.
             utterance.cancel()
-        self._forget_if_idle()
+        timer = self._idle_timers.pop(sid, None)
+        if timer is not None:
+            timer.cancel()
+        return utterance
 
     # -- client events -------------------------------------------------------------------------
 
@@ -107,22 +136,33 @@ class Session:
             if utterance is not None
             else (audio.format, audio.sample_rate)
         )
+        raw = payload if isinstance(payload, (bytes, str)) else payload.audio
         try:
-            pcm = decode_chunk(
-                payload if isinstance(payload, (bytes, str)) else payload.audio,
-                audio_format,
-                sample_rate,
-            )
+            if is_wav(raw, audio_format):
+                # A whole file, maybe resampled: off the event loop.
+                pcm = await asyncio.to_thread(decode_chunk, raw, audio_format, sample_rate)
+                if sid not in self.clients:
+                    return  # the Sender left meanwhile
+                utterance = self.utterances.get(sid)
+            else:
+                pcm = decode_chunk(raw, audio_format, sample_rate)
         except AudioFormatError as exc:
             raise ClientError(ErrorCode.INVALID_AUDIO, str(exc)) from exc
+        if not self._admit_audio(sid, len(pcm) / (2 * sample_rate)):
+            return  # refused again: the first refusal of the run said so
         if utterance is None:
             utterance = self.utterances[sid] = self._start_utterance()
+            self._idle_timers[sid] = IdleTimer(
+                self.services.admission.utterance_idle_s, lambda: self._utterance_idle(sid)
+            )
             await self.services.emitter.input_buffer_initialized(
                 self.session_id,
                 InputBufferInitialized(
                     item_id=utterance.item_id, format=audio.format, sample_rate=audio.sample_rate
                 ),
             )
+        else:
+            self._idle_timers[sid].touch()
         already_full = utterance.overflowed
         if utterance.append(pcm) and not already_full:
             raise ClientError(
@@ -132,16 +172,62 @@ class Session:
                 item_id=utterance.item_id,
             )
 
+    def _admit_audio(self, sid: str, seconds: float) -> bool:
+        """Take ``seconds`` from the Sender's audio budget; False (or ClientError rate_limited,
+        the first time in a run) when the chunk is refused."""
+        if sid not in self.audio_budgets:
+            self.audio_budgets[sid] = self.services.admission.audio_budget()
+        budget = self.audio_budgets[sid]
+        if budget is None:
+            return True
+        if budget.take(seconds):
+            if budget.level >= budget.burst / 2:
+                self._refusing.discard(sid)  # it slowed down: a next flood is told again
+            return True
+        if sid in self._refusing:
+            return False
+        self._refusing.add(sid)
+        admission = self.services.admission
+        raise ClientError(
+            ErrorCode.RATE_LIMITED,
+            f"audio is admitted at {admission.audio_rate:g}x real time after a burst of"
+            f" {admission.audio_burst_s:g} s: this chunk and the next refused ones are dropped",
+        )
+
+    def _utterance_idle(self, sid: str) -> None:
+        """The Sender's utterance had no audio for the idle timeout: drop it and say so."""
+        utterance = self._drop_utterance(sid)
+        if utterance is None:
+            return
+        seconds = self.services.admission.utterance_idle_s
+        error = CustomError(
+            code=ErrorCode.UTTERANCE_TIMEOUT,
+            message=f"no audio for {seconds:g} s and no commit: the utterance was dropped",
+            item_id=utterance.item_id,
+        )
+        self._tell(self.services.emitter.custom_error(sid, error))
+        self._forget_if_idle()
+
+    def _tell(self, emit: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(emit)
+        self._telling.add(task)
+        task.add_done_callback(self._telling.discard)
+
     def _start_utterance(self) -> Utterance:
         settings = self.settings
         provider = self.services.registry.stt(settings.stt.provider.value)
         request = settings.stt_request()
-        return Utterance(
-            settings.input_audio.format,
-            settings.input_audio.sample_rate,
-            self.services.config.max_buffer_seconds,
-            lambda audio: provider.transcribe(audio, request),
-        )
+        # The recognition task starts inside: it carries whom it is for (fair shares of engines).
+        caller = CALLER.set(self.session_id)
+        try:
+            return Utterance(
+                settings.input_audio.format,
+                settings.input_audio.sample_rate,
+                self.services.config.max_buffer_seconds,
+                lambda audio: provider.transcribe(audio, request),
+            )
+        finally:
+            CALLER.reset(caller)
 
     def commit(self, sid: str) -> None:
         """End the Sender's utterance and queue its turn, with the settings in force now."""
@@ -156,6 +242,7 @@ class Session:
                 item_id=utterance.item_id,
             )
         del self.utterances[sid]
+        self._idle_timers.pop(sid).cancel()
         self.turns.submit(
             Turn(
                 session_id=self.session_id,
@@ -175,6 +262,5 @@ class Session:
     async def close(self, reason: str) -> None:
         """Cancel everything in progress: waiting turns, the turn in flight, utterances."""
         await self.turns.close(reason)
-        for utterance in self.utterances.values():
-            utterance.cancel()
-        self.utterances.clear()
+        for sid in list(self.utterances):
+            self._drop_utterance(sid)

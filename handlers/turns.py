@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from generated.dispatch import Emitter
 from generated.models import ClientRole, CustomError, ErrorCode
+from handlers.admission import Admission, ServerBusy
 from handlers.pipeline import Reply, Turn
 from handlers.providers.base import ChatMessage
 from handlers.providers.registry import ProviderRegistry
@@ -49,6 +50,7 @@ class TurnQueue:
         emitter: Emitter,
         history_turns: int,
         on_idle: Callable[[], None],
+        admission: Admission,
     ) -> None:
         self.session_id = session_id
         self.registry = registry
@@ -60,10 +62,13 @@ class TurnQueue:
         self.worker: asyncio.Task[None] | None = None
         self._in_flight_task: asyncio.Task[None] | None = None
         self._on_idle = on_idle
+        self.admission = admission
+        self.admitting: Turn | None = None
+        """The turn waiting for one of the server's turn slots."""
 
     def __len__(self) -> int:
         """Turns committed and not finished, the one in flight included."""
-        return len(self.waiting) + (self.in_flight is not None)
+        return len(self.waiting) + (self.in_flight is not None) + (self.admitting is not None)
 
     def submit(self, turn: Turn) -> None:
         self.waiting.append(turn)
@@ -73,27 +78,62 @@ class TurnQueue:
     async def _work(self) -> None:
         try:
             while self.waiting:
-                reply = Reply(self.waiting.popleft(), self.registry, self.emitter)
-                task = asyncio.create_task(self._run(reply), name=f"turn-{reply.turn.item_id}")
-                self.in_flight, self._in_flight_task = reply, task
+                turn = self.admitting = self.waiting.popleft()
+                admission = self.admission
                 try:
-                    # wait(), not await: a turn cancelled alone must not end the worker.
-                    await asyncio.wait((task,))
-                except asyncio.CancelledError:
-                    task.cancel()
-                    await asyncio.wait((task,))
-                    raise
+                    async with admission.slots.slot(admission.admission_wait_s):
+                        self.admitting = None
+                        reply = Reply(turn, self.registry, self.emitter, admission.deadlines)
+                        await self._run_in_flight(reply)
+                except ServerBusy as exc:
+                    turn.transcription.cancel()
+                    await self._error(turn, ErrorCode.SERVER_BUSY, f"{exc}; commit again later")
                 finally:
-                    self.in_flight = self._in_flight_task = None
-                    reply.timing.finish(task)
+                    if self.admitting is not None:  # cancelled while waiting for a slot
+                        self.admitting.transcription.cancel()
+                        self.admitting = None
         finally:
             self._drop_waiting()
             self.worker = None
             self._on_idle()
 
-    async def _run(self, reply: Reply) -> None:
+    async def _error(self, turn: Turn, code: ErrorCode, message: str) -> None:
+        await self.emitter.custom_error(
+            Emitter.room(self.session_id, ClientRole.SENDER),
+            CustomError(code=code, message=message, item_id=turn.item_id),
+        )
+
+    async def _run_in_flight(self, reply: Reply) -> None:
+        task = asyncio.create_task(self._run(reply), name=f"turn-{reply.turn.item_id}")
+        self.in_flight, self._in_flight_task = reply, task
         try:
-            exchange = await reply.run(self.history)
+            # wait(), not await: a turn cancelled alone must not end the worker.
+            await asyncio.wait((task,))
+        except asyncio.CancelledError:
+            task.cancel()
+            await asyncio.wait((task,))
+            raise
+        finally:
+            self.in_flight = self._in_flight_task = None
+            reply.timing.finish(task)
+
+    async def _run(self, reply: Reply) -> None:
+        deadline_s = self.admission.deadlines.turn_s
+        deadline = asyncio.timeout(deadline_s)
+        try:
+            async with deadline:
+                exchange = await reply.run(self.history)
+        except TimeoutError:
+            if not deadline.expired():
+                log.exception("turn %s failed", reply.turn.item_id)
+                await self._error(reply.turn, ErrorCode.INTERNAL_ERROR, "the turn failed")
+                return
+            await self._error(
+                reply.turn,
+                ErrorCode.PROVIDER_ERROR,
+                f"the turn did not finish within its {deadline_s:g} s deadline; it was stopped",
+            )
+            return
         except asyncio.CancelledError:
             reply.turn.transcription.cancel()
             # Keep what went out: issue 9 cuts it to what the Receiver played.
@@ -103,14 +143,7 @@ class TurnQueue:
         except Exception:
             reply.timing.failed("internal_error")
             log.exception("turn %s failed", reply.turn.item_id)
-            await self.emitter.custom_error(
-                Emitter.room(self.session_id, ClientRole.SENDER),
-                CustomError(
-                    code=ErrorCode.INTERNAL_ERROR,
-                    message="the turn failed",
-                    item_id=reply.turn.item_id,
-                ),
-            )
+            await self._error(reply.turn, ErrorCode.INTERNAL_ERROR, "the turn failed")
             return
         if exchange is not None:
             self._remember(exchange.user, exchange.assistant)
@@ -145,9 +178,17 @@ class TurnQueue:
     async def close(self, reason: str) -> None:
         """Drop the waiting turns, cancel the one in flight, and wait for the worker to end."""
         self._drop_waiting()
+        if self.admitting is not None and self.worker is not None:
+            self.worker.cancel()  # waiting for a slot: nothing of it has started
         await self.cancel_response(reason)
         if self.worker is not None:
             await asyncio.wait((self.worker,))
+
+    def abandon(self) -> None:
+        """Nobody is left to hear the turns: stop them all now, without waiting."""
+        self._drop_waiting()
+        if self.worker is not None:
+            self.worker.cancel()
 
     def _drop_waiting(self) -> None:
         for turn in self.waiting:

@@ -15,11 +15,13 @@ import binascii
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
-from handlers.audio import AudioFormatError, check_pcm16, parse_wav, resample_pcm16
+from handlers.audio import CLIENT_WAV, AudioFormatError, check_pcm16, parse_wav, resample_pcm16
 from handlers.ids import new_item_id
 from handlers.providers.base import Transcript
 
 WAV_MAGIC = b"RIFF"
+WAV_MAGIC_BASE64 = "UklGR"
+"""How base64 text of a WAV file starts ("RIFF" is "UklGRg" and more)."""
 
 
 def decode_chunk(raw: bytes | str, audio_format: str, sample_rate: int) -> bytes:
@@ -35,11 +37,19 @@ def decode_chunk(raw: bytes | str, audio_format: str, sample_rate: int) -> bytes
             raise AudioFormatError(f"audio is not valid base64: {exc}") from exc
     else:
         data = raw
-    if audio_format == "wav" or data.startswith(WAV_MAGIC):
-        pcm, rate = parse_wav(data)
+    if is_wav(data, audio_format):
+        pcm, rate = parse_wav(data, CLIENT_WAV)
         return resample_pcm16(pcm, rate, sample_rate)
     check_pcm16(data)
     return data
+
+
+def is_wav(raw: bytes | str, audio_format: str) -> bool:
+    """Whether the chunk is (announced or recognised as) a WAV file: decoding it may resample,
+    which is heavy work for the event loop (run ``decode_chunk`` in a thread then)."""
+    return audio_format == "wav" or (
+        raw.startswith(WAV_MAGIC) if isinstance(raw, bytes) else raw.startswith("UklGR")
+    )
 
 
 TranscribeFn = Callable[[AsyncIterator[bytes]], Coroutine[Any, Any, Transcript]]

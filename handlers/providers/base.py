@@ -25,6 +25,7 @@ stream into whole PCM16 samples.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Literal, Protocol, Self
 
@@ -34,6 +35,12 @@ Stage = Literal["stt", "llm", "tts"]
 TimingsWanted = Literal["none", "final", "each_chunk"]
 """Which chunks need ``PcmChunk.timeline``: none; the last (the call's audio goes out as one
 delta); every one (each chunk goes out as it comes)."""
+
+
+CALLER: ContextVar[str] = ContextVar("metahuman_caller", default="")
+"""Whom a provider call is for (the session id), for engines shared fairly between callers
+(the local recogniser's decoders are handed out round-robin by caller). Set it around the
+call that starts the provider's task."""
 
 
 class ProviderUnavailable(Exception):

@@ -2,6 +2,10 @@
 
 Only transient failures are retried, and a stream only until its first item: once
 audio or text has gone out to a client, replaying it would duplicate it.
+
+``policy.timeout_s`` bounds each attempt (each item of a stream); the whole call, retries and
+backoff included, is bounded by the stage's deadline in the pipeline (handlers/deadlines.py),
+which cancels whatever attempt is running when it passes.
 """
 
 from __future__ import annotations

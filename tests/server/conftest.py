@@ -31,7 +31,7 @@ DRAIN_S = 5.0
 def local_stt() -> LocalSpeechToText:
     """The real pocketsphinx recogniser, loaded once (its model takes ~0.6 s to load) and handed
     to every test server as the ``local`` STT provider through the registry's factories."""
-    return LocalSpeechToText.from_env({})
+    return LocalSpeechToText.from_env({"METAHUMAN_LOCAL_STT_DECODERS": "2"})
 
 
 async def assert_drained(before: set[asyncio.Task[Any]]) -> None:

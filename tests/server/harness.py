@@ -336,8 +336,9 @@ class RunningServer:
 
 
 def make_config(**overrides: Any) -> ServerConfig:
-    """Test defaults (no Redis, no tokens, a short shutdown grace) with ``overrides``."""
-    base = ServerConfig(port=0, shutdown_grace_seconds=2.0)
+    """Test defaults (no Redis, no tokens, a short shutdown grace, audio appended as fast as the
+    test sends it: no rate limit) with ``overrides``."""
+    base = ServerConfig(port=0, shutdown_grace_seconds=2.0, audio_rate=0.0)
     return dataclasses.replace(base, **overrides)
 
 
@@ -430,6 +431,10 @@ def check_response(result: TurnResult) -> None:
 _HANDLERS_DIR = str(Path(handlers.__file__).resolve().parent)
 
 
+_SERVICE_TASKS = frozenset({"receiver-guard"})
+"""The server's own tasks that run as long as it serves (stopped by ChatServer.shutdown)."""
+
+
 def server_tasks() -> list[asyncio.Task[Any]]:
     """Running tasks of the server's own code (turn workers, transcriptions, reply writers,
     provider work); Socket.IO's and aiohttp's tasks are not counted."""
@@ -437,8 +442,12 @@ def server_tasks() -> list[asyncio.Task[Any]]:
     for task in asyncio.all_tasks():
         code = getattr(task.get_coro(), "cr_code", None)
         filename = getattr(code, "co_filename", "")
-        if not task.done() and (
-            filename.startswith(_HANDLERS_DIR) or task.get_name().startswith(("turns-", "stt-"))
+        if (
+            not task.done()
+            and task.get_name() not in _SERVICE_TASKS
+            and (
+                filename.startswith(_HANDLERS_DIR) or task.get_name().startswith(("turns-", "stt-"))
+            )
         ):
             found.append(task)
     return found

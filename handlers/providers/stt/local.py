@@ -9,11 +9,19 @@ pass, ``end_utt``: about 20 ms per second of speech, during which the loop waits
 
 A decoder holds its own copy of the acoustic and language model (about 90 MB),
 so decoders are pooled and shared by all sessions: at most
-``METAHUMAN_LOCAL_STT_DECODERS`` of them (default 2), built on demand in
-threads and reused. An utterance takes a decoder at its first chunk and gives
-it back at its end; while every decoder is busy its audio is buffered and it
-waits its turn. The first decoder is built in ``from_env`` so the model loads
-at start-up rather than in someone's first turn.
+``METAHUMAN_LOCAL_STT_DECODERS`` of them (default: one per CPU core, at most
+1/8 of memory, at least 2), built on demand in threads and reused. The first
+decoder is built in ``from_env`` so the model loads at start-up rather than in
+someone's first turn.
+
+No client holds a decoder it is not using. An utterance being spoken decodes
+while it arrives only with a decoder nobody else waits for; a committed one
+(speech that needs its transcript now) comes first: when every decoder is busy,
+one lent to an uncommitted utterance is taken back (that utterance keeps its
+audio and is decoded again from its start once committed), and committed
+utterances wait their turn round-robin by session (``CALLER``). A Sender that
+appends and never commits thus delays nobody; the session's idle timeout
+(handlers/admission.py) drops its utterance.
 
 Each utterance is decoded independently of what the decoder heard before: its
 feature extraction (live cepstral mean and noise estimate, which pocketsphinx
@@ -28,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Self, TypeVar
@@ -37,6 +46,7 @@ from pocketsphinx import Decoder
 from generated.catalog import STT
 from handlers.audio import Pcm16Resampler, WholeSamples
 from handlers.providers.base import (
+    CALLER,
     ProviderError,
     ProviderUnavailable,
     SttRequest,
@@ -49,10 +59,28 @@ MODEL_NAME = STT["local"].default_model
 LANGUAGE = "en-US"
 RECOGNITION_SAMPLE_RATE = 16000
 DECODERS_ENV = "METAHUMAN_LOCAL_STT_DECODERS"
-DEFAULT_DECODERS = 2
+DECODER_BYTES = 90 * 1024 * 1024
+"""What one decoder holds (its copy of the acoustic and language model)."""
+MEMORY_SHARE = 8
+"""Decoders take at most 1/8 of the machine's memory by default."""
+
+
+def default_decoders() -> int:
+    """One decoder per CPU core (decoding is CPU-bound), at most 1/8 of memory, at least 2."""
+    cores = os.cpu_count() or 1
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        memory = 0
+    by_memory = memory // (MEMORY_SHARE * DECODER_BYTES) if memory > 0 else cores
+    return max(2, min(cores, by_memory))
+
 
 # 20 ms of 16 kHz PCM16: the unit audio is fed to the decoder in (see the module docstring).
 _PIECE_BYTES = 2 * RECOGNITION_SAMPLE_RATE // 50
+
+SLICE_SECONDS = 1.0
+"""Most audio decoded in one worker-thread call (about 20-50 ms of CPU)."""
 
 T = TypeVar("T")
 
@@ -63,7 +91,9 @@ def _new_decoder() -> Decoder:
 
 
 def _decoder_count(env: Mapping[str, str]) -> int:
-    raw = env.get(DECODERS_ENV, str(DEFAULT_DECODERS))
+    raw = env.get(DECODERS_ENV)
+    if raw is None:
+        return default_decoders()
     try:
         count = int(raw)
     except ValueError:
@@ -74,9 +104,13 @@ def _decoder_count(env: Mapping[str, str]) -> int:
 
 
 class _DecoderPool:
-    """Up to ``size`` decoders, built on demand in ``executor`` and reused; waiters are served FIFO.
+    """Up to ``size`` decoders, built on demand in ``executor`` and reused.
 
-    All methods run on the event loop thread; only decoder construction runs in the executor.
+    Decoding a committed utterance comes first: its waiters are served round-robin by caller
+    (``CALLER``, the session), and when none is idle a decoder lent to an uncommitted utterance
+    is taken back (``preempt``). An uncommitted utterance only ever gets an idle decoder nobody
+    waits for (``try_acquire``). All methods run on the event loop thread; only decoder
+    construction runs in the executor.
     """
 
     def __init__(self, size: int, executor: ThreadPoolExecutor, first: Decoder) -> None:
@@ -86,22 +120,49 @@ class _DecoderPool:
         self._created = 1
         self.built = 1
         """Decoders ever built: stays at ``size`` or below while the pool reuses them."""
-        self._waiters: collections.deque[asyncio.Future[Decoder]] = collections.deque()
+        self._waiters: collections.OrderedDict[str, collections.deque[asyncio.Future[Decoder]]] = (
+            collections.OrderedDict()
+        )
+        """Waiters by caller; the first caller is served next, then goes to the back."""
         self._builds: set[asyncio.Task[None]] = set()
+        self.lent: set[_Transcription] = set()
+        """Utterances holding a decoder now."""
 
     @property
     def created(self) -> int:
         """Decoders alive now (idle or lent out)."""
         return self._created
 
-    async def acquire(self) -> Decoder:
+    def _someone_waits(self) -> bool:
+        for caller, waiters in list(self._waiters.items()):
+            while waiters and waiters[0].done():
+                waiters.popleft()
+            if waiters:
+                return True
+            del self._waiters[caller]
+        return False
+
+    def try_acquire(self) -> Decoder | None:
+        """An idle decoder nobody waits for, or None (starting a build if the pool may grow)."""
+        if self._someone_waits():
+            return None
         if self._idle:
+            return self._idle.pop()
+        if self._created < self.size and not self._builds:
+            self._start_build(asyncio.get_running_loop())
+        return None
+
+    async def acquire(self, caller: str) -> Decoder:
+        """A decoder for a committed utterance: waits its caller's turn, preempting if need be."""
+        if self._idle and not self._someone_waits():
             return self._idle.pop()
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[Decoder] = loop.create_future()
-        self._waiters.append(waiter)
+        self._waiters.setdefault(caller, collections.deque()).append(waiter)
         if self._created < self.size:
             self._start_build(loop)
+        else:
+            self._preempt()
         try:
             return await waiter
         except asyncio.CancelledError:
@@ -110,19 +171,33 @@ class _DecoderPool:
                 self.release(waiter.result())
             raise
 
-    def release(self, decoder: Decoder) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(decoder)
+    def _preempt(self) -> None:
+        """Ask one uncommitted utterance holding a decoder to give it back."""
+        for utterance in self.lent:
+            if not utterance.ended and not utterance.yield_requested:
+                utterance.yield_requested = True
+                utterance.arrived.set()
                 return
+
+    def release(self, decoder: Decoder) -> None:
+        for caller, waiters in list(self._waiters.items()):
+            while waiters:
+                waiter = waiters.popleft()
+                if not waiter.done():
+                    if waiters:
+                        self._waiters.move_to_end(caller)
+                    else:
+                        del self._waiters[caller]
+                    waiter.set_result(decoder)
+                    return
+            del self._waiters[caller]
         self._idle.append(decoder)
 
     def discard(self, decoder: Decoder) -> None:
         """Drop a decoder that failed mid-utterance; build a fresh one if someone is waiting."""
         del decoder
         self._created -= 1
-        if any(not waiter.done() for waiter in self._waiters):
+        if self._someone_waits():
             self._start_build(asyncio.get_running_loop())
 
     def _start_build(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -146,11 +221,12 @@ class _DecoderPool:
         self.release(decoder)
 
     def _fail_one_waiter(self, error: ProviderError) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_exception(error)
-                return
+        for waiters in self._waiters.values():
+            while waiters:
+                waiter = waiters.popleft()
+                if not waiter.done():
+                    waiter.set_exception(error)
+                    return
 
 
 class _Transcription:
@@ -161,16 +237,48 @@ class _Transcription:
     """
 
     def __init__(self, sample_rate: int) -> None:
+        self.sample_rate = sample_rate
+        self.heard: list[bytes] = []
+        """All the audio so far, to decode again from the start after a preemption."""
         self.pending: list[bytes] = []
         self.arrived = asyncio.Event()
         self.ended = False
         self.aborted = False
         self.holds_decoder = False
+        self.yield_requested = False
+        """The pool wants the decoder back (committed work waits): decode again later."""
         self._resampler = Pcm16Resampler(sample_rate, RECOGNITION_SAMPLE_RATE)
         self._unfed = b""
         self._started = False
 
+    def add(self, chunk: bytes) -> None:
+        self.heard.append(chunk)
+        self.pending.append(chunk)
+        self.arrived.set()
+
+    def start_over(self) -> None:
+        """A decoder was just lent: decode everything heard so far, from the start."""
+        self._resampler = Pcm16Resampler(self.sample_rate, RECOGNITION_SAMPLE_RATE)
+        self._unfed = b""
+        self.pending = list(self.heard)
+        self.yield_requested = False
+        self.arrived.set()
+
     def take(self) -> tuple[list[bytes], bool]:
+        """The pending audio and whether it is the last; before the commit at most
+        ``SLICE_SECONDS`` of it, so that a request to give the decoder back waits for one slice,
+        not for a whole minute of audio heard again."""
+        if self.ended:  # committed: nobody takes the decoder back, decode it all
+            chunks, self.pending = self.pending, []
+            return chunks, True
+        limit = int(SLICE_SECONDS * self.sample_rate) * 2
+        size = 0
+        for count, chunk in enumerate(self.pending):
+            size += len(chunk)
+            if size >= limit and count + 1 < len(self.pending):
+                chunks, self.pending = self.pending[: count + 1], self.pending[count + 1 :]
+                self.arrived.set()  # more to do
+                return chunks, False
         chunks, self.pending = self.pending, []
         return chunks, self.ended
 
@@ -232,6 +340,11 @@ class LocalSpeechToText(NothingToClose):
         return self._pool.created
 
     @property
+    def decoders_lent(self) -> int:
+        """Decoders lent to utterances now (the rest are idle)."""
+        return len(self._pool.lent)
+
+    @property
     def decoders_built(self) -> int:
         """Decoders built since start-up: stays at ``max_decoders`` or below, as they are reused."""
         return self._pool.built
@@ -243,10 +356,9 @@ class LocalSpeechToText(NothingToClose):
         finished = False
         try:
             async for chunk in WholeSamples(audio):
-                utterance.pending.append(chunk)
-                utterance.arrived.set()
+                utterance.add(chunk)
                 if decoding is None:
-                    decoding = asyncio.create_task(self._decode(utterance))
+                    decoding = asyncio.create_task(self._decode(utterance, CALLER.get()))
             if decoding is None:
                 finished = True
                 return Transcript("", LANGUAGE)
@@ -259,30 +371,60 @@ class LocalSpeechToText(NothingToClose):
             if decoding is not None and not finished:
                 self._abandon(utterance, decoding)
 
-    async def _decode(self, utterance: _Transcription) -> str:
-        decoder = await self._pool.acquire()
-        utterance.holds_decoder = True
+    async def _decode(self, utterance: _Transcription, caller: str) -> str:
+        """Decode ``utterance`` while it arrives when a decoder is free, else once committed."""
+        decoder: Decoder | None = None
         try:
             while True:
+                if decoder is None:
+                    decoder = self._pool.try_acquire()
+                    if decoder is None and utterance.ended:
+                        decoder = await self._pool.acquire(caller)
+                    if decoder is not None:
+                        self._lend(utterance, decoder)
                 await utterance.arrived.wait()
                 utterance.arrived.clear()
                 if utterance.aborted:
-                    await self._in_thread(utterance.abandon, decoder)
-                    self._pool.release(decoder)
+                    if decoder is not None:
+                        await self._in_thread(utterance.abandon, decoder)
+                        self._give_back(utterance, decoder)
                     return ""
+                if decoder is None:
+                    continue  # not committed, no decoder free: keep listening
+                if utterance.yield_requested and not utterance.ended:
+                    # Committed work waits: give the decoder back, decode this one later.
+                    await self._in_thread(utterance.abandon, decoder)
+                    self._give_back(utterance, decoder)
+                    decoder = None
+                    utterance.arrived.set()  # look again (it may have ended meanwhile)
+                    continue
                 chunks, last = utterance.take()
                 text = await self._in_thread(utterance.feed, decoder, chunks, last)
                 if last:
-                    self._pool.release(decoder)
+                    self._give_back(utterance, decoder)
                     return text
         except asyncio.CancelledError:
-            # Only the event loop shutting down cancels this task; the thread may still hold
-            # the decoder, so it is not handed out again.
-            self._pool.discard(decoder)
+            # Only the event loop shutting down cancels a task holding a decoder; the thread
+            # may still hold it, so it is not handed out again.
+            if decoder is not None:
+                self._pool.lent.discard(utterance)
+                self._pool.discard(decoder)
             raise
         except Exception as exc:
-            self._pool.discard(decoder)
+            if decoder is not None:
+                self._pool.lent.discard(utterance)
+                self._pool.discard(decoder)
             raise ProviderError(f"pocketsphinx failed: {exc}") from exc
+
+    def _lend(self, utterance: _Transcription, decoder: Decoder) -> None:
+        utterance.start_over()
+        utterance.holds_decoder = True
+        self._pool.lent.add(utterance)
+
+    def _give_back(self, utterance: _Transcription, decoder: Decoder) -> None:
+        utterance.holds_decoder = False
+        self._pool.lent.discard(utterance)
+        self._pool.release(decoder)
 
     async def _in_thread(self, function: Callable[..., T], *args: object) -> T:
         loop = asyncio.get_running_loop()
