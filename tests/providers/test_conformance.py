@@ -207,7 +207,9 @@ async def test_timeout_is_a_transient_provider_error(
     assert caught.value.transient
     assert upstream.timeout_text in str(caught.value)
     assert upstream.attempts == 1
-    assert time.monotonic() - started < 1.5
+    # The configured 0.3 s ended the call, not the 30 s default: a bound far from both, so a
+    # loaded CI machine (client set-up, gRPC channels) cannot fail it.
+    assert time.monotonic() - started < 10
 
 
 @pytest.mark.parametrize("entry", CLOUD, ids=str)
