@@ -12,7 +12,14 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterable, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Sequence,
+)
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -136,10 +143,18 @@ class Reply:
     so a turn cancelled during an emit has sent that delta, and the counts say exactly what went.
     """
 
-    def __init__(self, turn: Turn, registry: ProviderRegistry, emitter: Emitter) -> None:
+    def __init__(
+        self,
+        turn: Turn,
+        registry: ProviderRegistry,
+        emitter: Emitter,
+        on_delta: DeltaHook | None = None,
+    ) -> None:
         self.turn = turn
         self.registry = registry
         self.emitter = emitter
+        self.on_delta = on_delta
+        """Told of each delta as it is handed over (turn taking: playback and echo tracking)."""
         self.response_id = new_response_id()
         self.transcript: str | None = None
         """What the user said, once recognised."""
@@ -291,6 +306,8 @@ class Reply:
         self.audio_samples = self.encoder.samples
         if text is not None:
             self.spoken.append(text)
+        if self.on_delta is not None:
+            self.on_delta(self, payload)
         await self.emitter.response_audio_delta(self.turn.session_id, payload)
 
     async def _speak_single(self, reply: str) -> None:
@@ -343,6 +360,9 @@ class Reply:
         if not self.final_sent:
             await self._delta(self.encoder.finish(), None, final=True)
 
+
+DeltaHook = Callable[[Reply, ResponseAudioDelta], None]
+"""Called with each delta of a reply just before it is emitted."""
 
 # Marks "the model is still writing": whether another sentence follows is not known yet.
 _UNKNOWN = object()

@@ -4,13 +4,15 @@ settings and its turns. The server hands each client event to its session."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from codegen.runtime import ClientError
 from generated.dispatch import Emitter
 from generated.models import (
+    CancelReason,
     ErrorCode,
     InputBufferAppend,
+    InputBufferCommitted,
     InputBufferInitialized,
     SessionUpdate,
 )
@@ -19,6 +21,7 @@ from handlers.config import ServerConfig
 from handlers.pipeline import Turn
 from handlers.providers.registry import ProviderRegistry
 from handlers.settings import Settings, apply_update, requested_providers
+from handlers.turn_taking import SharedVad, TurnTaking
 from handlers.turns import CancelledResponse, TurnQueue
 from handlers.utterance import Utterance, decode_chunk
 
@@ -30,6 +33,8 @@ class SessionServices:
     config: ServerConfig
     registry: ProviderRegistry
     emitter: Emitter
+    vad: SharedVad = field(default_factory=SharedVad)
+    """The process-wide VAD engine (server_vad turn detection), started on first use."""
 
 
 class Session:
@@ -48,20 +53,27 @@ class Session:
         self.clients: set[str] = set()
         self.utterances: dict[str, Utterance] = {}
         """The utterance each Sender is speaking, by sid."""
+        self.turn_taking = TurnTaking(self, services.vad)
         self.turns = TurnQueue(
             session_id,
             services.registry,
             services.emitter,
             services.config.history_turns,
-            on_idle=self._forget_if_idle,
+            on_idle=self.forget_if_idle,
+            on_delta=self.turn_taking.delta_sent,
         )
         self._forget = forget
 
     @property
     def idle(self) -> bool:
-        return not self.clients and self.turns.worker is None and not self.utterances
+        return (
+            not self.clients
+            and self.turns.worker is None
+            and not self.utterances
+            and not self.turn_taking.busy
+        )
 
-    def _forget_if_idle(self) -> None:
+    def forget_if_idle(self) -> None:
         if self.idle:
             self._forget(self)
 
@@ -76,7 +88,8 @@ class Session:
         if utterance is not None:
             # Never committed: nothing was promised for this audio.
             utterance.cancel()
-        self._forget_if_idle()
+        self.turn_taking.leave(sid)
+        self.forget_if_idle()
 
     # -- client events -------------------------------------------------------------------------
 
@@ -92,6 +105,7 @@ class Session:
         self.settings = apply_update(
             self.settings, update, lambda stage, name: reasons[(stage, name)]
         )
+        self.turn_taking.configure()
         await self.services.emitter.session_updated(
             self.session_id, self.settings.session_updated(self.session_id)
         )
@@ -115,14 +129,13 @@ class Session:
             )
         except AudioFormatError as exc:
             raise ClientError(ErrorCode.INVALID_AUDIO, str(exc)) from exc
+        if self.turn_taking.hear(sid, pcm, utterance is not None):
+            return  # server VAD: kept until speech starts an utterance
         if utterance is None:
-            utterance = self.utterances[sid] = self._start_utterance()
-            await self.services.emitter.input_buffer_initialized(
-                self.session_id,
-                InputBufferInitialized(
-                    item_id=utterance.item_id, format=audio.format, sample_rate=audio.sample_rate
-                ),
-            )
+            utterance = await self.open_utterance(sid)
+        self._buffer(utterance, pcm)
+
+    def _buffer(self, utterance: Utterance, pcm: bytes) -> None:
         already_full = utterance.overflowed
         if utterance.append(pcm) and not already_full:
             raise ClientError(
@@ -131,6 +144,18 @@ class Session:
                 " audio is dropped; commit to use what was kept",
                 item_id=utterance.item_id,
             )
+
+    async def open_utterance(self, sid: str) -> Utterance:
+        """Start the Sender's next utterance (and its recognition) and announce it."""
+        audio = self.settings.input_audio
+        utterance = self.utterances[sid] = self._start_utterance()
+        await self.services.emitter.input_buffer_initialized(
+            self.session_id,
+            InputBufferInitialized(
+                item_id=utterance.item_id, format=audio.format, sample_rate=audio.sample_rate
+            ),
+        )
+        return utterance
 
     def _start_utterance(self) -> Utterance:
         settings = self.settings
@@ -143,9 +168,13 @@ class Session:
             lambda audio: provider.transcribe(audio, request),
         )
 
-    def commit(self, sid: str) -> None:
+    async def commit(self, sid: str) -> None:
         """End the Sender's utterance and queue its turn, with the settings in force now."""
         utterance = self.utterances.get(sid)
+        if utterance is None and (pending := self.turn_taking.pending_audio(sid)):
+            # Server VAD heard no speech: commit what came since the last commit.
+            utterance = await self.open_utterance(sid)
+            self._buffer(utterance, pending)
         if utterance is None or utterance.size == 0:
             raise ClientError(ErrorCode.EMPTY_BUFFER, "input.buffer.commit with no audio buffered")
         if len(self.turns) >= self.services.config.max_queued_turns:
@@ -156,6 +185,7 @@ class Session:
                 item_id=utterance.item_id,
             )
         del self.utterances[sid]
+        self.turn_taking.committed(sid)
         self.turns.submit(
             Turn(
                 session_id=self.session_id,
@@ -164,6 +194,9 @@ class Session:
                 duration_ms=utterance.duration_ms,
                 settings=self.settings,
             )
+        )
+        await self.services.emitter.input_buffer_committed(
+            self.session_id, InputBufferCommitted(item_id=utterance.item_id)
         )
 
     # -- cancelling ----------------------------------------------------------------------------
@@ -174,6 +207,9 @@ class Session:
 
     async def close(self, reason: str) -> None:
         """Cancel everything in progress: waiting turns, the turn in flight, utterances."""
+        await self.turn_taking.close()
+        if reason == CancelReason.SHUTDOWN and self.turns.in_flight is not None:
+            await self.turn_taking.cancel(CancelReason.SHUTDOWN)
         await self.turns.close(reason)
         for utterance in self.utterances.values():
             utterance.cancel()

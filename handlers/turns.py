@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from generated.dispatch import Emitter
 from generated.models import ClientRole, CustomError, ErrorCode
-from handlers.pipeline import Reply, Turn
+from handlers.pipeline import DeltaHook, Reply, Turn
 from handlers.providers.base import ChatMessage
 from handlers.providers.registry import ProviderRegistry
 
@@ -49,6 +49,7 @@ class TurnQueue:
         emitter: Emitter,
         history_turns: int,
         on_idle: Callable[[], None],
+        on_delta: DeltaHook | None = None,
     ) -> None:
         self.session_id = session_id
         self.registry = registry
@@ -60,6 +61,9 @@ class TurnQueue:
         self.worker: asyncio.Task[None] | None = None
         self._in_flight_task: asyncio.Task[None] | None = None
         self._on_idle = on_idle
+        self._on_delta = on_delta
+        self._last_assistant: tuple[str, ChatMessage] | None = None
+        """The last reply's response id and its assistant message in ``history``."""
 
     def __len__(self) -> int:
         """Turns committed and not finished, the one in flight included."""
@@ -73,7 +77,7 @@ class TurnQueue:
     async def _work(self) -> None:
         try:
             while self.waiting:
-                reply = Reply(self.waiting.popleft(), self.registry, self.emitter)
+                reply = Reply(self.waiting.popleft(), self.registry, self.emitter, self._on_delta)
                 task = asyncio.create_task(self._run(reply), name=f"turn-{reply.turn.item_id}")
                 self.in_flight, self._in_flight_task = reply, task
                 try:
@@ -97,7 +101,7 @@ class TurnQueue:
             reply.turn.transcription.cancel()
             # Keep what went out: issue 9 cuts it to what the Receiver played.
             if reply.transcript and reply.spoken:
-                self._remember(reply.transcript, " ".join(reply.spoken))
+                self._remember(reply.response_id, reply.transcript, " ".join(reply.spoken))
             raise
         except Exception:
             log.exception("turn %s failed", reply.turn.item_id)
@@ -111,10 +115,35 @@ class TurnQueue:
             )
             return
         if exchange is not None:
-            self._remember(exchange.user, exchange.assistant)
+            self._remember(reply.response_id, exchange.user, exchange.assistant)
 
-    def _remember(self, user: str, assistant: str) -> None:
-        self.history.extend((ChatMessage("user", user), ChatMessage("assistant", assistant)))
+    def _remember(self, response_id: str, user: str, assistant: str) -> None:
+        message = ChatMessage("assistant", assistant)
+        self.history.extend((ChatMessage("user", user), message))
+        self._last_assistant = (response_id, message)
+
+    def revise(self, response_id: str, heard: str) -> bool:
+        """Cut the last reply's assistant message to what was heard ("" removes it, keeping
+        the user's message); False when ``response_id`` is not the last reply remembered."""
+        if self._last_assistant is None or self._last_assistant[0] != response_id:
+            return False
+        message = self._last_assistant[1]
+        for index, item in enumerate(self.history):
+            if item is message:
+                if heard:
+                    revised = ChatMessage("assistant", heard)
+                    self.history[index] = revised
+                    self._last_assistant = (response_id, revised)
+                else:
+                    del self.history[index]
+                    self._last_assistant = None
+                return True
+        return False
+
+    def forget_history(self) -> None:
+        """Start the conversation afresh: the next turn's model sees no earlier exchange."""
+        self.history.clear()
+        self._last_assistant = None
 
     async def cancel_response(self, reason: str) -> CancelledResponse | None:
         """Cancel the turn in flight, at whatever stage it is; None when no turn is in flight.
