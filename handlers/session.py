@@ -129,13 +129,14 @@ class Session:
             )
         except AudioFormatError as exc:
             raise ClientError(ErrorCode.INVALID_AUDIO, str(exc)) from exc
-        if self.turn_taking.hear(sid, pcm, utterance is not None):
-            return  # server VAD: kept until speech starts an utterance
+        if self.turn_taking.hear(sid, pcm):
+            return  # server VAD: the utterances are cut where speech starts and stops
         if utterance is None:
             utterance = await self.open_utterance(sid)
-        self._buffer(utterance, pcm)
+        self.buffer(utterance, pcm)
 
-    def _buffer(self, utterance: Utterance, pcm: bytes) -> None:
+    def buffer(self, utterance: Utterance, pcm: bytes) -> None:
+        """Add audio to an utterance; ClientError when it overflows (the first time)."""
         already_full = utterance.overflowed
         if utterance.append(pcm) and not already_full:
             raise ClientError(
@@ -168,13 +169,15 @@ class Session:
             lambda audio: provider.transcribe(audio, request),
         )
 
-    async def commit(self, sid: str) -> None:
-        """End the Sender's utterance and queue its turn, with the settings in force now."""
+    async def commit(self, sid: str, *, by_vad: bool = False) -> None:
+        """End the Sender's utterance and queue its turn, with the settings in force now
+        (``by_vad``: server VAD ends it, with the audio it has been given)."""
         utterance = self.utterances.get(sid)
-        if utterance is None and (pending := self.turn_taking.pending_audio(sid)):
-            # Server VAD heard no speech: commit what came since the last commit.
-            utterance = await self.open_utterance(sid)
-            self._buffer(utterance, pending)
+        if not by_vad and (pending := self.turn_taking.pending_audio(sid)):
+            # Server VAD: the audio it has not decided on yet (or, when it heard no speech,
+            # what came since the last commit) goes with this commit.
+            utterance = utterance or await self.open_utterance(sid)
+            self.buffer(utterance, pending)
         if utterance is None or utterance.size == 0:
             raise ClientError(ErrorCode.EMPTY_BUFFER, "input.buffer.commit with no audio buffered")
         if len(self.turns) >= self.services.config.max_queued_turns:
@@ -185,7 +188,7 @@ class Session:
                 item_id=utterance.item_id,
             )
         del self.utterances[sid]
-        self.turn_taking.committed(sid)
+        self.turn_taking.committed(sid, by_vad=by_vad)
         self.turns.submit(
             Turn(
                 session_id=self.session_id,

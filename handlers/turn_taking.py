@@ -65,8 +65,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("metahuman")
 
-HISTORY_KEEP_MS = 5000
-"""Input audio kept per Sender: the prefix padding, and a manual commit with no speech detected."""
+HISTORY_KEEP_MS = 10_000
+"""Input audio kept per Sender: the prefix padding, the audio VAD has not decided on yet (a
+Sender may stream faster than real time), and a manual commit with no speech detected."""
 RECENT_RESPONSES = 8
 """Responses a session remembers for `response.audio.played` and `response.cancel`."""
 
@@ -163,6 +164,17 @@ class SenderInput:
     item_id: str | None = None
     """The utterance VAD opened and has not committed yet."""
     utterance_start_ms: int = 0
+    fed_ms: int = 0
+    """How far (stream time) the open utterance has been given the audio."""
+    posted: int = 0
+    """Batches of turn events the VAD thread has posted to the loop (VAD thread side)."""
+    received: int = 0
+    """Batches the loop has handled (loop side): equal to ``posted`` when none is on its way."""
+
+    @property
+    def decided_ms(self) -> int:
+        """Stream time up to which the VAD worker has run (an int it alone writes)."""
+        return self.stream.detector.now_ms
 
     def close(self) -> None:
         self.stream.close()
@@ -224,9 +236,11 @@ class TurnTaking:
 
     # -- audio in --------------------------------------------------------------------------------
 
-    def hear(self, sid: str, pcm: bytes, utterance_open: bool) -> bool:
-        """Feed a Sender's decoded chunk to VAD; True when no utterance should take it (server VAD
-        is on and nobody is speaking: the audio waits in the history)."""
+    def hear(self, sid: str, pcm: bytes) -> bool:
+        """Feed a Sender's decoded chunk to VAD; False when server VAD is off (the session buffers
+        it as usual). With server VAD the audio waits in the history, and an utterance that VAD
+        opened gets it as far as VAD has run: audio streamed faster than real time then still
+        ends at the commit, not wherever the stream had got to."""
         if not self.server_vad:
             return False
         sender = self.inputs.get(sid)
@@ -237,29 +251,53 @@ class TurnTaking:
             sender = self.inputs[sid] = self._open_input(sid, rate)
         sender.history.append(pcm)
         sender.stream.push(pcm)
-        return not utterance_open
+        if sender.item_id is not None and sender.posted == sender.received:
+            # VAD has run this far and said nothing more: the utterance goes on at least here.
+            self._feed(sid, sender, sender.decided_ms)
+        return True
+
+    def _feed(self, sid: str, sender: SenderInput, until_ms: int) -> None:
+        """Give the open utterance the audio up to ``until_ms`` (raises ClientError on overflow)."""
+        utterance = self.session.utterances.get(sid)
+        if utterance is None or utterance.item_id != sender.item_id or until_ms <= sender.fed_ms:
+            return
+        audio = sender.history.between(sender.fed_ms, until_ms)
+        sender.fed_ms = until_ms
+        if audio:
+            self.session.buffer(utterance, audio)
 
     def _open_input(self, sid: str, sample_rate: int) -> SenderInput:
         guard = EchoGuard()
+        loop = asyncio.get_running_loop()
+        sender: SenderInput | None = None
+
+        def post(events: list[TurnEvent]) -> None:
+            # On the VAD thread: counted before the loop can see the frames after these events.
+            assert sender is not None
+            sender.posted += 1
+            loop.call_soon_threadsafe(self._queue, sid, sender, events)
+
         stream = self.vad.engine().open_stream(
-            sample_rate,
-            lambda events: self._queue(sid, events),
-            settings=turn_settings(self.detection),
-            loop=asyncio.get_running_loop(),
-            guard=guard,
+            sample_rate, post, settings=turn_settings(self.detection), guard=guard
         )
-        return SenderInput(stream, AudioHistory(sample_rate, HISTORY_KEEP_MS), guard)
+        sender = SenderInput(stream, AudioHistory(sample_rate, HISTORY_KEEP_MS), guard)
+        return sender
 
     def pending_audio(self, sid: str) -> bytes:
-        """For a manual commit with no utterance open: the audio since the last commit."""
+        """For a manual commit: the audio since the last commit, or the rest of the open
+        utterance's (``b""`` when VAD is off, or nothing is waiting)."""
         sender = self.inputs.get(sid)
-        return b"" if sender is None else sender.history.since(sender.floor_ms)
+        if sender is None:
+            return b""
+        start = sender.fed_ms if sender.item_id is not None else sender.floor_ms
+        sender.fed_ms = sender.history.now_ms
+        return sender.history.between(start, sender.history.now_ms)
 
-    def committed(self, sid: str) -> None:
+    def committed(self, sid: str, *, by_vad: bool) -> None:
         """The Sender's utterance was committed (by hand or by VAD): the next one starts here."""
         sender = self.inputs.get(sid)
         if sender is not None:
-            if sender.item_id is None:
+            if not by_vad:
                 # A manual commit: drop the turn VAD may have in progress.
                 sender.stream.reset_turn()
             sender.item_id = None
@@ -267,8 +305,8 @@ class TurnTaking:
 
     # -- turn events (VAD thread -> loop) --------------------------------------------------------
 
-    def _queue(self, sid: str, events: list[TurnEvent]) -> None:
-        if sid not in self.inputs:
+    def _queue(self, sid: str, sender: SenderInput, events: list[TurnEvent]) -> None:
+        if self.inputs.get(sid) is not sender:
             return
         self._events.append((sid, events))
         if self._drain is None:
@@ -280,6 +318,7 @@ class TurnTaking:
         try:
             while self._events:
                 sid, events = self._events.popleft()
+                sender = self.inputs.get(sid)
                 for event in events:
                     try:
                         await self._handle(sid, event)
@@ -287,6 +326,8 @@ class TurnTaking:
                         await self.emitter.custom_error(sid, CustomError(**exc.fields()))
                     except Exception:
                         log.exception("turn event %s failed", type(event).__name__)
+                if sender is not None:
+                    sender.received += 1
         finally:
             self._drain = None
             self.session.forget_if_idle()
@@ -300,11 +341,11 @@ class TurnTaking:
             utterance = session.utterances.get(sid)
             if utterance is None:
                 utterance = await session.open_utterance(sid)
-                utterance.append(sender.history.since(event.utterance_start_ms))
-                sender.utterance_start_ms = event.utterance_start_ms
+                sender.utterance_start_ms = sender.fed_ms = event.utterance_start_ms
             else:
-                sender.utterance_start_ms = sender.floor_ms
+                sender.utterance_start_ms = sender.fed_ms = sender.floor_ms
             sender.item_id = utterance.item_id
+            self._feed(sid, sender, event.detected_ms)
             await self.emitter.input_speech_started(
                 session.session_id,
                 InputSpeechStarted(
@@ -327,7 +368,8 @@ class TurnTaking:
             # A stale commit (the Sender committed by hand meanwhile) has nothing to commit.
             utterance = session.utterances.get(sid)
             if utterance is not None and utterance.item_id == sender.item_id:
-                await session.commit(sid)
+                self._feed(sid, sender, event.detected_ms)
+                await session.commit(sid, by_vad=True)
 
     # -- responses out ---------------------------------------------------------------------------
 

@@ -62,8 +62,8 @@ class TurnQueue:
         self._in_flight_task: asyncio.Task[None] | None = None
         self._on_idle = on_idle
         self._on_delta = on_delta
-        self._last_assistant: tuple[str, ChatMessage] | None = None
-        """The last reply's response id and its assistant message in ``history``."""
+        self._last_exchange: tuple[str, ChatMessage, ChatMessage | None] | None = None
+        """The last reply remembered: its response id, user message and assistant message."""
 
     def __len__(self) -> int:
         """Turns committed and not finished, the one in flight included."""
@@ -118,32 +118,32 @@ class TurnQueue:
             self._remember(reply.response_id, exchange.user, exchange.assistant)
 
     def _remember(self, response_id: str, user: str, assistant: str) -> None:
-        message = ChatMessage("assistant", assistant)
-        self.history.extend((ChatMessage("user", user), message))
-        self._last_assistant = (response_id, message)
+        user_message, message = ChatMessage("user", user), ChatMessage("assistant", assistant)
+        self.history.extend((user_message, message))
+        self._last_exchange = (response_id, user_message, message)
 
     def revise(self, response_id: str, heard: str) -> bool:
-        """Cut the last reply's assistant message to what was heard ("" removes it, keeping
+        """Make the last reply's assistant message what was heard of it ("" removes it, keeping
         the user's message); False when ``response_id`` is not the last reply remembered."""
-        if self._last_assistant is None or self._last_assistant[0] != response_id:
+        if self._last_exchange is None or self._last_exchange[0] != response_id:
             return False
-        message = self._last_assistant[1]
-        for index, item in enumerate(self.history):
-            if item is message:
-                if heard:
-                    revised = ChatMessage("assistant", heard)
-                    self.history[index] = revised
-                    self._last_assistant = (response_id, revised)
-                else:
-                    del self.history[index]
-                    self._last_assistant = None
-                return True
-        return False
+        _, user_message, message = self._last_exchange
+        messages = list(self.history)
+        at = next((i for i, item in enumerate(messages) if item is user_message), None)
+        if at is None:
+            return False  # pushed out of the bounded history
+        had = at + 1 < len(messages) and messages[at + 1] is message
+        revised = ChatMessage("assistant", heard) if heard else None
+        messages[at + 1 : at + 1 + had] = [revised] if revised else []
+        self.history.clear()
+        self.history.extend(messages)
+        self._last_exchange = (response_id, user_message, revised)
+        return True
 
     def forget_history(self) -> None:
         """Start the conversation afresh: the next turn's model sees no earlier exchange."""
         self.history.clear()
-        self._last_assistant = None
+        self._last_exchange = None
 
     async def cancel_response(self, reason: str) -> CancelledResponse | None:
         """Cancel the turn in flight, at whatever stage it is; None when no turn is in flight.
