@@ -511,5 +511,5 @@ class TurnTaking:
         """`conversation.clear`: stop the reply in flight (or playing) and forget the history."""
         if self.replying():
             await self.cancel(CancelReason.CLIENT_CANCEL)
+        # The responses stay known: a Receiver may still report what it played of them.
         self.session.turns.forget_history()
-        self.responses.clear()
