@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from bench import capacity, embedded, latency, memory, vad
+from bench import capacity, embedded, latency, memory, turns, vad
 from bench.common import JSON, Cpus, machine, today, wait_for_quiet, write_json
 from bench.report import BUILDERS, latest_rows, text_table, write_markdown
 from bench.serve import GC_ENV
@@ -27,6 +27,7 @@ SUITES: dict[str, Suite] = {
     "embedded": embedded.run,
     "memory": memory.run,
     "vad": vad.run,
+    "turns": turns.run,
 }
 
 

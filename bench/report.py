@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.common import JSON, RESULTS_DIR, read_json
+from bench.turns import turns_rows
 from bench.vad import vad_rows
 
 Row = tuple[str, str, str, str, str, str]
@@ -190,6 +191,7 @@ BUILDERS: dict[str, Callable[[JSON], list[Row]]] = {
     "embedded": embedded_rows,
     "memory": memory_rows,
     "vad": vad_rows,
+    "turns": turns_rows,
 }
 
 
