@@ -301,7 +301,9 @@ class TurnTaking:
                 # A manual commit: drop the turn VAD may have in progress.
                 sender.stream.reset_turn()
             sender.item_id = None
-            sender.floor_ms = sender.history.now_ms
+            # Where this utterance's audio ended (VAD's commit point, or now for a manual commit):
+            # what came after belongs to the next one.
+            sender.floor_ms = sender.fed_ms
 
     # -- turn events (VAD thread -> loop) --------------------------------------------------------
 

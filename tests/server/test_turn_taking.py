@@ -22,7 +22,7 @@ from tests.server.audio_checks import TIME, WEATHER, clip
 from tests.server.conftest import ServeFn
 from tests.server.fakes import ChunkTts, HeldLlm, InstantStt, ScriptedLlm, heard, scripted_reply
 from tests.server.harness import ChatClient, RunningServer
-from tests.vad.signals import noise, pcm16
+from tests.vad.signals import noise, pcm16, speech_fixtures
 
 RATE = 16_000
 SILENCE_MS = 500
@@ -155,10 +155,11 @@ async def test_hands_free_turns_without_a_commit(serve: ServeFn, noise_db: float
     # Each utterance holds its speech, the padding before it and the silence that ended it,
     # not the whole stream: InstantStt says how much audio each turn had.
     transcripts = sender.named("request.transcribe.done")
-    for transcript, speech in zip(transcripts, (first, second), strict=True):
-        speech_ms = len(speech) * 1000 // (2 * RATE)
-        assert transcript["durationMs"] >= speech_ms - 200, (transcript, speech_ms)
-        assert transcript["durationMs"] <= speech_ms + PREFIX_MS + SILENCE_MS + 400
+    bounds = {speech.name: speech for speech in speech_fixtures()}
+    for transcript, name in zip(transcripts, (WEATHER, TIME), strict=True):
+        words_ms = bounds[name].end_ms - bounds[name].start_ms
+        assert transcript["durationMs"] >= words_ms, (transcript, words_ms)
+        assert transcript["durationMs"] <= words_ms + PREFIX_MS + SILENCE_MS + 300
         assert transcript["text"] == heard(transcript["durationMs"] * 2 * RATE // 1000, RATE)
     replies = receiver.named("response.text")
     assert [r["itemId"] for r in replies] == items
