@@ -280,8 +280,9 @@ def turns_rows(run: JSON) -> list[tuple[str, str, str, str, str, str]]:
         stop, commit = row["end_to_stopped_ms"], row["end_to_committed_ms"]
         rows.append(
             (
-                f"Server VAD through the server, {row['sessions']} real-time Senders: end of"
-                " speech -> input.speech.stopped / input.buffer.committed",
+                f"Server VAD through the server, {row['sessions']} real-time"
+                f" {'Sender' if row['sessions'] == 1 else 'Senders'}: end of speech ->"
+                " input.speech.stopped / input.buffer.committed",
                 f"p50 {stop['p50']} / p95 {stop['p95']} ms; p50 {commit['p50']} / p95"
                 f" {commit['p95']} ms ({row['turns']} turns, {row['missed']} missed; the"
                 f" Senders' own lag sending the silence p95 {row['sender_lag_ms']['p95']} ms,"
