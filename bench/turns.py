@@ -11,7 +11,10 @@ Socket.IO clients; server VAD is the real Silero engine. Figures:
 - barge-in: a reply streaming deltas, the person talks over it: ``input.speech.started`` at the
   Sender -> ``response.cancelled`` at the Receiver, and the onset of the speech + ``minSpeechMs``
   (when a turn can start at the earliest) -> ``response.cancelled`` (target < 50 ms p95 for what
-  the server adds); deltas of the cancelled response after ``response.cancelled`` (target none).
+  the server adds); deltas of the cancelled response after ``response.cancelled`` (target none);
+- echo: the embedded speech engine's reply, as the Receiver got it, fed back into the Sender's
+  microphone at several levels and delays while the reply is in flight: turns it starts (the echo
+  guard's false barge-ins; target 0), and whether a person talking over it still interrupts.
 
 The load generator shares this process (and core) with the server, so the times include it.
 """
@@ -172,6 +175,57 @@ async def false_starts(server: RunningServer, seconds: float) -> JSON:
     return {"seconds_each": seconds, "starts": found}
 
 
+# -- echo --------------------------------------------------------------------------------------
+
+
+def microphone(delta: Any, echo_db: float, delay_ms: int, person: Speech | None) -> bytes:
+    """The reply's first delta heard ``echo_db`` down ``delay_ms`` late, over room noise, and
+    optionally a person talking from 0.8 s on."""
+    from handlers.audio import resample_pcm16
+
+    heard = resample_pcm16(delta["audio"], delta["sampleRate"], RATE)
+    reply = np.frombuffer(heard, dtype="<i2").astype(np.float32) / 32768.0
+    mic = noise(delay_ms / 1000 + reply.size / RATE + 1.0, -60.0, seed=delay_ms)
+    start = delay_ms * RATE // 1000
+    mic[start : start + reply.size] += reply * 10 ** (echo_db / 20)
+    if person is not None:
+        at = int(0.8 * RATE)
+        end = min(mic.size, at + person.samples.size)
+        mic[at:end] += person.samples[: end - at]
+    return pcm16(mic)
+
+
+async def echo(levels: Sequence[float], delays: Sequence[int]) -> JSON:
+    llm = HeldLlm()
+    registry = make_registry({"llm": {"local": lambda env: llm}})
+    server = await RunningServer(make_config(), registry).start()
+    fixtures = speech_fixtures()
+    rows = []
+    try:
+        for echo_db in levels:
+            for delay_ms in delays:
+                row: dict[str, Any] = {"echo_db": echo_db, "delay_ms": delay_ms}
+                for person in (None, fixtures[1]):
+                    sender, receiver = await vad_pair(server, "chain")
+                    await sender.send_pcm(padded(fixtures[0], 0.3, 0.8))
+                    delta = await receiver.wait_for("response.audio.delta", within=20)
+                    mark = sender.mark()
+                    await sender.send_pcm(microphone(delta, echo_db, delay_ms, person))
+                    await asyncio.sleep(0.8)
+                    if person is None:
+                        row["false_starts"] = len(sender.named("input.speech.started", after=mark))
+                    else:
+                        row["person_interrupts"] = "response.cancelled" in receiver.names()
+                    llm.go.set()
+                    llm.go = asyncio.Event()
+                    await sender.disconnect()
+                    await receiver.disconnect()
+                rows.append(row)
+    finally:
+        await server.stop()
+    return {"trials": rows}
+
+
 # -- barge-in ----------------------------------------------------------------------------------
 
 
@@ -257,6 +311,12 @@ async def run(quick: bool, log: Callable[[str], None], sessions: int = 20) -> JS
         log(f"  false starts in {spurious['seconds_each']} s each: {spurious['starts']}")
     finally:
         await server.stop()
+    echoes = await echo([-6.0, -12.0, -20.0], [60, 150] if quick else [60, 150, 300])
+    for row in echoes["trials"]:
+        log(
+            f"  echo {row['echo_db']} dB, {row['delay_ms']} ms late: {row['false_starts']} turns"
+            f" started by it; a person over it interrupts: {row['person_interrupts']}"
+        )
     barge = await barge_in(5 if quick else 15)
     log(
         f"  barge-in ({barge['trials']} trials): input.speech.started -> response.cancelled p50"
@@ -266,7 +326,7 @@ async def run(quick: bool, log: Callable[[str], None], sessions: int = 20) -> JS
         f" {barge['earliest_turn_to_cancelled_ms']['p95']} ms; deltas after response.cancelled:"
         f" {barge['deltas_after_cancelled']}"
     )
-    return {"end_of_speech": rows, "false_starts": spurious, "barge_in": barge}
+    return {"end_of_speech": rows, "false_starts": spurious, "echo": echoes, "barge_in": barge}
 
 
 def turns_rows(run: JSON) -> list[tuple[str, str, str, str, str, str]]:
@@ -305,6 +365,26 @@ def turns_rows(run: JSON) -> list[tuple[str, str, str, str, str, str]]:
             date,
         )
     )
+    if "echo" in data:
+        trials = data["echo"]["trials"]
+        rows.append(
+            (
+                "Echo of the avatar's reply through the server (embedded TTS; levels"
+                f" {sorted({t['echo_db'] for t in trials})} dB, delays"
+                f" {sorted({t['delay_ms'] for t in trials})} ms): turns it starts; a person"
+                " talking over it interrupts",
+                f"{sum(t['false_starts'] for t in trials)} false starts in {len(trials)} trials;"
+                f" person heard in {sum(bool(t['person_interrupts']) for t in trials)} of"
+                f" {len(trials)}",
+                "0; all",
+                _meets(
+                    not any(t["false_starts"] for t in trials)
+                    and all(t["person_interrupts"] for t in trials)
+                ),
+                where,
+                date,
+            )
+        )
     barge = data["barge_in"]
     latency = barge["speech_started_to_cancelled_ms"]
     earliest = barge["earliest_turn_to_cancelled_ms"]
