@@ -340,6 +340,10 @@ class TurnTaking:
             return
         session = self.session
         if isinstance(event, SpeechStarted):
+            if event.audio_start_ms < sender.floor_ms:
+                # Speech that the Sender has already committed by hand (VAD was behind): the
+                # reset reached the detector after its first frames. Not a new turn.
+                return
             utterance = session.utterances.get(sid)
             if utterance is None:
                 utterance = await session.open_utterance(sid)
@@ -442,47 +446,57 @@ class TurnTaking:
                 "no response is in flight or playing",
                 event="response.cancel",
             )
-        await self.cancel(CancelReason.CLIENT_CANCEL)
+        await self.cancel(CancelReason.CLIENT_CANCEL, response_id)
 
-    async def cancel(self, reason: CancelReason) -> ResponseCancelled | None:
-        """Stop the reply in flight, or the one still playing; announce it; cut the history."""
-        cancelled = await self.session.turns.cancel_response(reason.value)
+    async def cancel(
+        self, reason: CancelReason, response_id: str | None = None
+    ) -> list[ResponseCancelled]:
+        """Stop the reply in flight and any reply still playing (or only ``response_id``);
+        announce each; cut the history to what was heard of it."""
+        stopped: list[ResponseCancelled] = []
+        in_flight = self.session.turns.in_flight
+        if in_flight is not None and response_id in (None, in_flight.response_id):
+            cancelled = await self.session.turns.cancel_response(reason.value)
+            if cancelled is not None:
+                payload = ResponseCancelled(
+                    response_id=cancelled.response_id,
+                    item_id=cancelled.item_id,
+                    reason=reason,
+                    last_sequence=cancelled.last_sequence,
+                    audio_sent_ms=cancelled.audio_sent_ms,
+                )
+                await self.announce(payload)
+                stopped.append(payload)
+                self._stop_playing(cancelled.response_id)
         now = self.clock()
-        if cancelled is not None:
-            playback = self.responses.get(cancelled.response_id)
-            payload = ResponseCancelled(
-                response_id=cancelled.response_id,
-                item_id=cancelled.item_id,
-                reason=reason,
-                last_sequence=cancelled.last_sequence,
-                audio_sent_ms=cancelled.audio_sent_ms,
-            )
-        else:
-            playback = self._playing()
-            if playback is None:
-                return None
-            payload = ResponseCancelled(
-                response_id=playback.response_id,
-                item_id=playback.item_id,
-                reason=reason,
-                last_sequence=playback.last_sequence,
-                audio_sent_ms=playback.audio_ms,
-            )
-        await self.announce(payload)
-        if playback is not None:
-            played = (
-                playback.played_ms
-                if playback.played_ms is not None
-                else playback.played_estimate(now)
-            )
-            playback.ended = True
-            playback.play_end = now
-            self.session.turns.revise(
-                playback.response_id, heard_text(playback.text, played, playback.audio_ms)
-            )
-        for sender in self.inputs.values():
-            sender.guard.stop(sender.stream.pushed_ms)
-        return payload
+        for playback in list(self.responses.values()):
+            if playback.playing(now) and response_id in (None, playback.response_id):
+                payload = ResponseCancelled(
+                    response_id=playback.response_id,
+                    item_id=playback.item_id,
+                    reason=reason,
+                    last_sequence=playback.last_sequence,
+                    audio_sent_ms=playback.audio_ms,
+                )
+                await self.announce(payload)
+                stopped.append(payload)
+                self._stop_playing(playback.response_id)
+        if stopped:
+            for sender in self.inputs.values():
+                sender.guard.stop(sender.stream.pushed_ms)
+        return stopped
+
+    def _stop_playing(self, response_id: str) -> None:
+        """The response stops now: the history keeps what had been played of it."""
+        playback = self.responses.get(response_id)
+        if playback is None or playback.ended:
+            return
+        now = self.clock()
+        # From the Receiver's last report when there is one (it set ``play_end``).
+        played = playback.played_estimate(now)
+        playback.ended = True
+        playback.play_end = now
+        self.session.turns.revise(response_id, heard_text(playback.text, played, playback.audio_ms))
 
     async def announce(self, payload: ResponseCancelled) -> None:
         """`response.cancelled` to the Receivers (first: they stop playing), then the Senders."""
