@@ -171,11 +171,6 @@ class SenderInput:
     received: int = 0
     """Batches the loop has handled (loop side): equal to ``posted`` when none is on its way."""
 
-    @property
-    def decided_ms(self) -> int:
-        """Stream time up to which the VAD worker has run (an int it alone writes)."""
-        return self.stream.detector.now_ms
-
     def close(self) -> None:
         self.stream.close()
 
@@ -251,9 +246,13 @@ class TurnTaking:
             sender = self.inputs[sid] = self._open_input(sid, rate)
         sender.history.append(pcm)
         sender.stream.push(pcm)
-        if sender.item_id is not None and sender.posted == sender.received:
-            # VAD has run this far and said nothing more: the utterance goes on at least here.
-            self._feed(sid, sender, sender.decided_ms)
+        if sender.item_id is not None:
+            # Read before the counts: the worker posts a batch's events before it publishes how
+            # far it has decided, so events up to ``decided`` are counted in ``posted`` by now.
+            decided = sender.stream.decided_ms
+            if sender.posted == sender.received:
+                # VAD has run this far and said nothing more: the utterance goes on at least here.
+                self._feed(sid, sender, decided)
         return True
 
     def _feed(self, sid: str, sender: SenderInput, until_ms: int) -> None:
