@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from bench import capacity, conversation, embedded, latency, memory, profile, sphinx, vad
+from bench import capacity, conversation, embedded, latency, memory, profile, sphinx, turns, vad
 from bench.common import (
     JSON,
     RESULTS_DIR,
@@ -44,6 +44,7 @@ SUITES: dict[str, Suite] = {
     "loops": conversation.run_loops,
     "profile": profile.run,
     "sphinx": sphinx.run,
+    "turns": turns.run,
 }
 ON_REQUEST = frozenset({"loops"})
 """Suites that run only when named with --only (a what-if comparison, not a figure we promise)."""

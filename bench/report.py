@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bench.common import JSON, RESULTS_DIR, read_json
 from bench.conversation import settled_growth
+from bench.turns import turns_rows
 from bench.vad import vad_rows
 
 Row = tuple[str, str, str, str, str, str]
@@ -290,6 +291,7 @@ BUILDERS: dict[str, Callable[[JSON], list[Row]]] = {
     "conversation": conversation_rows,
     "soak": soak_rows,
     "sphinx": sphinx_rows,
+    "turns": turns_rows,
 }
 
 

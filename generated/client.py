@@ -12,9 +12,15 @@ from .models import (
     CustomError,
     Handshake,
     InputBufferAppend,
+    InputBufferCommitted,
     InputBufferInitialized,
+    InputSpeechStarted,
+    InputSpeechStopped,
     RequestTranscribeDone,
     ResponseAudioDelta,
+    ResponseAudioPlayed,
+    ResponseCancel,
+    ResponseCancelled,
     ResponseText,
     SessionUpdate,
     SessionUpdated,
@@ -27,6 +33,10 @@ ServerEvent: TypeAlias = (
     | ResponseText
     | ResponseAudioDelta
     | CustomError
+    | InputSpeechStarted
+    | InputSpeechStopped
+    | InputBufferCommitted
+    | ResponseCancelled
 )
 """What ``ChatClient.events()`` yields: one model per server event (connect_error excepted: a
 refused handshake makes ``connect`` raise ConnectRefused)."""
@@ -59,3 +69,17 @@ class ChatClient(EventClient[ServerEvent]):
         """`input.buffer.commit` (sender): The Sender signalize the process of streaming audio is
         completed."""
         await self.emit(Event.INPUT_BUFFER_COMMIT, None)
+
+    async def response_cancel(self, payload: ResponseCancel) -> None:
+        """`response.cancel` (sender): The Sender stops the response in flight (or the one still
+        playing)."""
+        await self.emit(Event.RESPONSE_CANCEL, payload)
+
+    async def response_audio_played(self, payload: ResponseAudioPlayed) -> None:
+        """`response.audio.played` (receivers): A Receiver says how much of a response the avatar
+        played."""
+        await self.emit(Event.RESPONSE_AUDIO_PLAYED, payload)
+
+    async def conversation_clear(self) -> None:
+        """`conversation.clear` (sender): The Sender starts the conversation afresh."""
+        await self.emit(Event.CONVERSATION_CLEAR, None)

@@ -612,6 +612,7 @@ interface SessionUpdate {
   inputAudio?: InputAudioUpdate;
   outputAudio?: OutputAudioUpdate;
   animation?: AnimationUpdate;
+  turnDetection?: TurnDetectionUpdate;
 }
 
 /** The whole effective session after an update, every default resolved. */
@@ -623,6 +624,7 @@ interface SessionUpdated {
   inputAudio: InputAudio;
   outputAudio: OutputAudio;
   animation: Animation;
+  turnDetection: TurnDetection;
 }
 
 /**
@@ -719,7 +721,7 @@ interface ResponseAudioDelta {
 }
 
 /** Stable error codes; clients branch on these, not on `message`. */
-type ErrorCode = "invalid_payload" | "unknown_event" | "invalid_audio" | "role_not_allowed" | "provider_unavailable" | "buffer_overflow" | "empty_buffer" | "turn_queue_full" | "provider_error" | "internal_error" | "unsupported_option" | "model_retired" | "rate_limited" | "utterance_timeout" | "server_busy";
+type ErrorCode = "invalid_payload" | "unknown_event" | "invalid_audio" | "role_not_allowed" | "provider_unavailable" | "buffer_overflow" | "empty_buffer" | "turn_queue_full" | "provider_error" | "internal_error" | "unsupported_option" | "model_retired" | "rate_limited" | "utterance_timeout" | "server_busy" | "unknown_response" | "response_not_active";
 
 /** Something the client sent, or a turn it started, failed. The connection stays open and usable. */
 interface CustomError {
@@ -749,11 +751,110 @@ interface ConnectErrorData {
   code: ConnectErrorCode;
 }
 
+/** Who ends an utterance. */
+type TurnDetectionType = "none" | "server_vad";
+
+/**
+ * Speech probability (0-1) from which a frame counts as speech; higher needs louder, clearer
+ * speech.
+ */
+type VadThreshold = number;
+
+/**
+ * A partial update of turn detection: only the fields named change. Defaults as OpenAI Realtime's
+ * `server_vad`.
+ */
+interface TurnDetectionUpdate {
+  type?: TurnDetectionType;
+  threshold?: VadThreshold;
+  /** Audio kept before the speech's onset at the start of the utterance (300 when never set). */
+  prefixPaddingMs?: number;
+  /** Silence after the speech that ends the turn (500 when never set). */
+  silenceDurationMs?: number;
+  /** Speech shorter than this neither starts a turn nor interrupts (250 when never set). */
+  minSpeechMs?: number;
+  /**
+   * Speech that starts a turn while a reply is generated or still playing cancels it (barge-in;
+   * true when never set).
+   */
+  interruptResponse?: boolean;
+}
+
+/** Effective turn detection settings. */
+interface TurnDetection {
+  type: TurnDetectionType;
+  threshold: VadThreshold;
+  prefixPaddingMs: number;
+  silenceDurationMs: number;
+  minSpeechMs: number;
+  interruptResponse: boolean;
+}
+
+/** Speech started (it lasted `minSpeechMs`); the utterance `itemId` holds it. */
+interface InputSpeechStarted {
+  itemId: ItemId;
+  /**
+   * Where the speech starts, in milliseconds of the utterance's audio (which begins up to
+   * `prefixPaddingMs` earlier).
+   */
+  audioStartMs: number;
+}
+
+/** Speech stopped `silenceDurationMs` ago; the commit of `itemId` follows. */
+interface InputSpeechStopped {
+  itemId: ItemId;
+  /** Where the speech ends, in milliseconds of the utterance's audio. */
+  audioEndMs: number;
+}
+
+/**
+ * The utterance `itemId` was committed (by the Sender or by server VAD); its transcript and reply
+ * follow.
+ */
+interface InputBufferCommitted {
+  itemId: ItemId;
+}
+
+/** Stop a response. Without `responseId`, the one in flight (or still playing). */
+interface ResponseCancel {
+  responseId?: ResponseId;
+}
+
+/** Why a response was stopped. */
+type CancelReason = "client_cancel" | "barge_in" | "shutdown";
+
+/**
+ * The response was stopped: no delta of it follows this event, and a Receiver stops playing it.
+ * Sent to the session's Receivers and Senders.
+ */
+interface ResponseCancelled {
+  responseId: ResponseId;
+  itemId: ItemId;
+  reason: CancelReason;
+  /** The `sequence` of the last delta sent, or -1 when none was. */
+  lastSequence: number;
+  /** How much audio the deltas sent hold, in milliseconds. */
+  audioSentMs: number;
+}
+
+/**
+ * How much of a response's audio the avatar played, from its start: sent when it finishes or is
+ * interrupted (may be sent more often). The history keeps the words played.
+ */
+interface ResponseAudioPlayed {
+  responseId: ResponseId;
+  /** Milliseconds of the response's audio played. */
+  playedMs: number;
+}
+
 /** What each client event carries (`void`: emitted with no payload). */
 interface ClientEvents {
   "session.update": SessionUpdate;
   "input.buffer.append": InputBufferAppend;
   "input.buffer.commit": void;
+  "response.cancel": ResponseCancel;
+  "response.audio.played": ResponseAudioPlayed;
+  "conversation.clear": void;
 }
 
 /** Listeners of the server's events, and of Socket.IO's own connect, disconnect, connect_error. */
@@ -764,6 +865,10 @@ interface ServerListeners {
   "response.text": (payload: ResponseText) => void;
   "response.audio.delta": (payload: ResponseAudioDelta) => void;
   "custom.error": (payload: CustomError) => void;
+  "input.speech.started": (payload: InputSpeechStarted) => void;
+  "input.speech.stopped": (payload: InputSpeechStopped) => void;
+  "input.buffer.committed": (payload: InputBufferCommitted) => void;
+  "response.cancelled": (payload: ResponseCancelled) => void;
   connect: () => void;
   disconnect: (reason: string) => void;
   connect_error: (error: ConnectRefusal) => void;
@@ -838,6 +943,21 @@ class MetaHumanClient {
    */
   inputBufferCommit(): void {
     this.emit("input.buffer.commit");
+  }
+
+  /** `response.cancel` (sender): The Sender stops the response in flight (or the one still playing). */
+  responseCancel(payload: ResponseCancel): void {
+    this.emit("response.cancel", payload);
+  }
+
+  /** `response.audio.played` (receivers): A Receiver says how much of a response the avatar played. */
+  responseAudioPlayed(payload: ResponseAudioPlayed): void {
+    this.emit("response.audio.played", payload);
+  }
+
+  /** `conversation.clear` (sender): The Sender starts the conversation afresh. */
+  conversationClear(): void {
+    this.emit("conversation.clear");
   }
 
   /** Listen to a server event (or connect, disconnect, connect_error). */

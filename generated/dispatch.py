@@ -12,9 +12,15 @@ from .models import (
     CustomError,
     Handshake,
     InputBufferAppend,
+    InputBufferCommitted,
     InputBufferInitialized,
+    InputSpeechStarted,
+    InputSpeechStopped,
     RequestTranscribeDone,
     ResponseAudioDelta,
+    ResponseAudioPlayed,
+    ResponseCancel,
+    ResponseCancelled,
     ResponseText,
     SessionUpdate,
     SessionUpdated,
@@ -38,6 +44,18 @@ class ClientEventHandler(Handler[Handshake]):
     @abc.abstractmethod
     async def on_input_buffer_commit(self, client: Client) -> None:
         """`input.buffer.commit` from a client whose role may send it, without a payload."""
+
+    @abc.abstractmethod
+    async def on_response_cancel(self, client: Client, payload: ResponseCancel) -> None:
+        """`response.cancel` from a client whose role may send it, with a valid payload."""
+
+    @abc.abstractmethod
+    async def on_response_audio_played(self, client: Client, payload: ResponseAudioPlayed) -> None:
+        """`response.audio.played` from a client whose role may send it, with a valid payload."""
+
+    @abc.abstractmethod
+    async def on_conversation_clear(self, client: Client) -> None:
+        """`conversation.clear` from a client whose role may send it, without a payload."""
 
 
 class Emitter(RoomEmitter):
@@ -76,3 +94,25 @@ class Emitter(RoomEmitter):
     async def custom_error(self, to: str, payload: CustomError) -> None:
         """`custom.error` to one client (its sid) or to a room."""
         await self.emit(Event.CUSTOM_ERROR, payload, to)
+
+    async def input_speech_started(self, session_id: str, payload: InputSpeechStarted) -> None:
+        """`input.speech.started` to the session's sender (x-audience: sender)."""
+        await self.emit(
+            Event.INPUT_SPEECH_STARTED, payload, self.room(session_id, ClientRole.SENDER)
+        )
+
+    async def input_speech_stopped(self, session_id: str, payload: InputSpeechStopped) -> None:
+        """`input.speech.stopped` to the session's sender (x-audience: sender)."""
+        await self.emit(
+            Event.INPUT_SPEECH_STOPPED, payload, self.room(session_id, ClientRole.SENDER)
+        )
+
+    async def input_buffer_committed(self, session_id: str, payload: InputBufferCommitted) -> None:
+        """`input.buffer.committed` to the session's sender (x-audience: sender)."""
+        await self.emit(
+            Event.INPUT_BUFFER_COMMITTED, payload, self.room(session_id, ClientRole.SENDER)
+        )
+
+    async def response_cancelled(self, to: str, payload: ResponseCancelled) -> None:
+        """`response.cancelled` to one client (its sid) or to a room."""
+        await self.emit(Event.RESPONSE_CANCELLED, payload, to)

@@ -12,9 +12,15 @@ from .models import (
     CustomError,
     Handshake,
     InputBufferAppend,
+    InputBufferCommitted,
     InputBufferInitialized,
+    InputSpeechStarted,
+    InputSpeechStopped,
     RequestTranscribeDone,
     ResponseAudioDelta,
+    ResponseAudioPlayed,
+    ResponseCancel,
+    ResponseCancelled,
     ResponseText,
     SessionUpdate,
     SessionUpdated,
@@ -34,6 +40,13 @@ class Event(enum.StrEnum):
     RESPONSE_AUDIO_DELTA = "response.audio.delta"
     CUSTOM_ERROR = "custom.error"
     CONNECT_ERROR = "connect_error"
+    INPUT_SPEECH_STARTED = "input.speech.started"
+    INPUT_SPEECH_STOPPED = "input.speech.stopped"
+    INPUT_BUFFER_COMMITTED = "input.buffer.committed"
+    RESPONSE_CANCEL = "response.cancel"
+    RESPONSE_CANCELLED = "response.cancelled"
+    RESPONSE_AUDIO_PLAYED = "response.audio.played"
+    CONVERSATION_CLEAR = "conversation.clear"
 
 
 CONTRACT: Final = OperationTable(
@@ -116,6 +129,61 @@ CONTRACT: Final = OperationTable(
             audience=Audience.CLIENT,
             payload=ConnectError,
             reserved=True,
+        ),
+        Operation(
+            event=Event.INPUT_SPEECH_STARTED,
+            operation_id="input.speech.started.publish",
+            direction=Direction.SERVER_TO_CLIENT,
+            audience=Audience.SENDER,
+            payload=InputSpeechStarted,
+        ),
+        Operation(
+            event=Event.INPUT_SPEECH_STOPPED,
+            operation_id="input.speech.stopped.publish",
+            direction=Direction.SERVER_TO_CLIENT,
+            audience=Audience.SENDER,
+            payload=InputSpeechStopped,
+        ),
+        Operation(
+            event=Event.INPUT_BUFFER_COMMITTED,
+            operation_id="input.buffer.committed.publish",
+            direction=Direction.SERVER_TO_CLIENT,
+            audience=Audience.SENDER,
+            payload=InputBufferCommitted,
+        ),
+        Operation(
+            event=Event.RESPONSE_CANCEL,
+            operation_id="response.cancel.subscribe",
+            direction=Direction.CLIENT_TO_SERVER,
+            audience=Audience.SENDER,
+            payload=ResponseCancel,
+            handler="on_response_cancel",
+            roles=frozenset({ClientRole.SENDER}),
+        ),
+        Operation(
+            event=Event.RESPONSE_CANCELLED,
+            operation_id="response.cancelled.publish",
+            direction=Direction.SERVER_TO_CLIENT,
+            audience=Audience.CLIENT,
+            payload=ResponseCancelled,
+        ),
+        Operation(
+            event=Event.RESPONSE_AUDIO_PLAYED,
+            operation_id="response.audio.played.subscribe",
+            direction=Direction.CLIENT_TO_SERVER,
+            audience=Audience.RECEIVERS,
+            payload=ResponseAudioPlayed,
+            handler="on_response_audio_played",
+            roles=frozenset({ClientRole.RECEIVER}),
+        ),
+        Operation(
+            event=Event.CONVERSATION_CLEAR,
+            operation_id="conversation.clear.subscribe",
+            direction=Direction.CLIENT_TO_SERVER,
+            audience=Audience.SENDER,
+            payload=None,
+            handler="on_conversation_clear",
+            roles=frozenset({ClientRole.SENDER}),
         ),
     ),
 )

@@ -1478,42 +1478,6 @@ class Animation(ContractModel):
     """
 
 
-class SessionUpdate(ContractModel):
-    """
-    A partial update of the session: only the stages named change, and within a stage only
-    the fields named. An update that cannot apply changes nothing.
-    """
-
-    model_config = ConfigDict(
-        extra="forbid",
-        populate_by_name=True,
-    )
-    stt: SttUpdate | None = None
-    llm: LlmUpdate | None = None
-    tts: TtsUpdate | None = None
-    input_audio: Annotated[InputAudioUpdate | None, Field(alias="inputAudio")] = None
-    output_audio: Annotated[OutputAudioUpdate | None, Field(alias="outputAudio")] = None
-    animation: AnimationUpdate | None = None
-
-
-class SessionUpdated(ContractModel):
-    """
-    The whole effective session after an update, every default resolved.
-    """
-
-    model_config = ConfigDict(
-        extra="forbid",
-        populate_by_name=True,
-    )
-    session_id: Annotated[SessionId, Field(alias="sessionId")]
-    stt: SttSettings
-    llm: LlmSettings
-    tts: TtsSettings
-    input_audio: Annotated[InputAudio, Field(alias="inputAudio")]
-    output_audio: Annotated[OutputAudio, Field(alias="outputAudio")]
-    animation: Animation
-
-
 AudioBinary = TypeAliasType(
     "AudioBinary",
     Annotated[
@@ -1755,6 +1719,15 @@ class ErrorCode(StrEnum):
     The server's turns in flight were all taken for longer than its admission wait; this
     turn was dropped. Commit again later.
     """
+    UNKNOWN_RESPONSE = "unknown_response"
+    """
+    The `responseId` is not a response of this session (or is too old to be known).
+    """
+    RESPONSE_NOT_ACTIVE = "response_not_active"
+    """
+    response.cancel: no response is in flight or playing (or the one named has already
+    ended).
+    """
 
 
 class CustomError(ContractModel):
@@ -1813,6 +1786,237 @@ class ConnectErrorData(ContractModel):
         populate_by_name=True,
     )
     code: ConnectErrorCode
+
+
+class TurnDetectionType(StrEnum):
+    """
+    Who ends an utterance.
+    """
+
+    NONE = "none"
+    """
+    The Sender commits each utterance with `input.buffer.commit` (the default).
+    """
+    SERVER_VAD = "server_vad"
+    """
+    The server detects speech in the appended audio (Silero VAD), sends
+    `input.speech.started` and `input.speech.stopped`, and commits after `silenceDurationMs`
+    of silence; a manual commit still works.
+    """
+
+
+VadThreshold = TypeAliasType("VadThreshold", Annotated[StrictFloat, Field(ge=0.0, le=1.0)])
+"""
+Speech probability (0-1) from which a frame counts as speech; higher needs louder,
+clearer speech.
+"""
+
+
+class TurnDetectionUpdate(ContractModel):
+    """
+    A partial update of turn detection: only the fields named change. Defaults as OpenAI
+    Realtime's `server_vad`.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    type: TurnDetectionType | None = None
+    threshold: VadThreshold | None = None
+    prefix_padding_ms: Annotated[
+        StrictInt | None, Field(alias="prefixPaddingMs", ge=0, le=2000)
+    ] = None
+    """
+    Audio kept before the speech's onset at the start of the utterance (300 when never set).
+    """
+    silence_duration_ms: Annotated[
+        StrictInt | None, Field(alias="silenceDurationMs", ge=0, le=10000)
+    ] = None
+    """
+    Silence after the speech that ends the turn (500 when never set).
+    """
+    min_speech_ms: Annotated[StrictInt | None, Field(alias="minSpeechMs", ge=0, le=5000)] = None
+    """
+    Speech shorter than this neither starts a turn nor interrupts (250 when never set).
+    """
+    interrupt_response: Annotated[StrictBool | None, Field(alias="interruptResponse")] = None
+    """
+    Speech that starts a turn while a reply is generated or still playing cancels it (barge-
+    in; true when never set).
+    """
+
+
+class TurnDetection(ContractModel):
+    """
+    Effective turn detection settings.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    type: TurnDetectionType
+    threshold: VadThreshold
+    prefix_padding_ms: Annotated[StrictInt, Field(alias="prefixPaddingMs", ge=0)]
+    silence_duration_ms: Annotated[StrictInt, Field(alias="silenceDurationMs", ge=0)]
+    min_speech_ms: Annotated[StrictInt, Field(alias="minSpeechMs", ge=0)]
+    interrupt_response: Annotated[StrictBool, Field(alias="interruptResponse")]
+
+
+class InputSpeechStarted(ContractModel):
+    """
+    Speech started (it lasted `minSpeechMs`); the utterance `itemId` holds it.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    item_id: Annotated[ItemId, Field(alias="itemId")]
+    audio_start_ms: Annotated[StrictInt, Field(alias="audioStartMs", ge=0)]
+    """
+    Where the speech starts, in milliseconds of the utterance's audio (which begins up to
+    `prefixPaddingMs` earlier).
+    """
+
+
+class InputSpeechStopped(ContractModel):
+    """
+    Speech stopped `silenceDurationMs` ago; the commit of `itemId` follows.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    item_id: Annotated[ItemId, Field(alias="itemId")]
+    audio_end_ms: Annotated[StrictInt, Field(alias="audioEndMs", ge=0)]
+    """
+    Where the speech ends, in milliseconds of the utterance's audio.
+    """
+
+
+class InputBufferCommitted(ContractModel):
+    """
+    The utterance `itemId` was committed (by the Sender or by server VAD); its transcript
+    and reply follow.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    item_id: Annotated[ItemId, Field(alias="itemId")]
+
+
+class ResponseCancel(ContractModel):
+    """
+    Stop a response. Without `responseId`, the one in flight (or still playing).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    response_id: Annotated[ResponseId | None, Field(alias="responseId")] = None
+
+
+class CancelReason(StrEnum):
+    """
+    Why a response was stopped.
+    """
+
+    CLIENT_CANCEL = "client_cancel"
+    """
+    The Sender sent `response.cancel`.
+    """
+    BARGE_IN = "barge_in"
+    """
+    The Sender started speaking over the reply (server VAD with `interruptResponse`).
+    """
+    SHUTDOWN = "shutdown"
+    """
+    The server is stopping.
+    """
+
+
+class ResponseCancelled(ContractModel):
+    """
+    The response was stopped: no delta of it follows this event, and a Receiver stops
+    playing it. Sent to the session's Receivers and Senders.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    response_id: Annotated[ResponseId, Field(alias="responseId")]
+    item_id: Annotated[ItemId, Field(alias="itemId")]
+    reason: CancelReason
+    last_sequence: Annotated[StrictInt, Field(alias="lastSequence", ge=-1)]
+    """
+    The `sequence` of the last delta sent, or -1 when none was.
+    """
+    audio_sent_ms: Annotated[StrictInt, Field(alias="audioSentMs", ge=0)]
+    """
+    How much audio the deltas sent hold, in milliseconds.
+    """
+
+
+class ResponseAudioPlayed(ContractModel):
+    """
+    How much of a response's audio the avatar played, from its start: sent when it finishes
+    or is interrupted (may be sent more often). The history keeps the words played.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    response_id: Annotated[ResponseId, Field(alias="responseId")]
+    played_ms: Annotated[StrictInt, Field(alias="playedMs", ge=0)]
+    """
+    Milliseconds of the response's audio played.
+    """
+
+
+class SessionUpdate(ContractModel):
+    """
+    A partial update of the session: only the stages named change, and within a stage only
+    the fields named. An update that cannot apply changes nothing.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    stt: SttUpdate | None = None
+    llm: LlmUpdate | None = None
+    tts: TtsUpdate | None = None
+    input_audio: Annotated[InputAudioUpdate | None, Field(alias="inputAudio")] = None
+    output_audio: Annotated[OutputAudioUpdate | None, Field(alias="outputAudio")] = None
+    animation: AnimationUpdate | None = None
+    turn_detection: Annotated[TurnDetectionUpdate | None, Field(alias="turnDetection")] = None
+
+
+class SessionUpdated(ContractModel):
+    """
+    The whole effective session after an update, every default resolved.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    session_id: Annotated[SessionId, Field(alias="sessionId")]
+    stt: SttSettings
+    llm: LlmSettings
+    tts: TtsSettings
+    input_audio: Annotated[InputAudio, Field(alias="inputAudio")]
+    output_audio: Annotated[OutputAudio, Field(alias="outputAudio")]
+    animation: Animation
+    turn_detection: Annotated[TurnDetection, Field(alias="turnDetection")]
 
 
 class ConnectError(ContractModel):

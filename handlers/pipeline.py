@@ -14,7 +14,14 @@ import dataclasses
 import itertools
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterable, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -149,11 +156,14 @@ class Reply:
         registry: ProviderRegistry,
         emitter: Emitter,
         deadlines: Deadlines = DEFAULT_DEADLINES,
+        on_delta: DeltaHook | None = None,
     ) -> None:
         self.turn = turn
         self.deadlines = deadlines
         self.registry = registry
         self.emitter = emitter
+        self.on_delta = on_delta
+        """Told of each delta as it is handed over (turn taking: playback and echo tracking)."""
         self.response_id = new_response_id()
         self.transcript: str | None = None
         """What the user said, once recognised."""
@@ -341,6 +351,8 @@ class Reply:
             self.spoken.append(text)
         if audio:
             self.timing.audio_sent()
+        if self.on_delta is not None:
+            self.on_delta(self, payload)
         await self.emitter.response_audio_delta(self.turn.session_id, payload)
 
     async def _speak_single(self, reply: str) -> None:
@@ -403,6 +415,9 @@ class Reply:
         if not self.final_sent:
             await self._delta(self.encoder.finish(), None, final=True)
 
+
+DeltaHook = Callable[[Reply, ResponseAudioDelta], None]
+"""Called with each delta of a reply just before it is emitted."""
 
 # Marks "the model is still writing": whether another sentence follows is not known yet.
 _UNKNOWN = object()

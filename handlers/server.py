@@ -23,6 +23,8 @@ from generated.models import (
     ConnectErrorCode,
     Handshake,
     InputBufferAppend,
+    ResponseAudioPlayed,
+    ResponseCancel,
     SessionUpdate,
 )
 from handlers import observability as observe
@@ -100,7 +102,16 @@ class ChatServer(ClientEventHandler):
         return self.sessions[client.session_id].append(client.sid, payload)
 
     async def on_input_buffer_commit(self, client: Client) -> None:
-        self.sessions[client.session_id].commit(client.sid)
+        await self.sessions[client.session_id].commit(client.sid)
+
+    async def on_response_cancel(self, client: Client, payload: ResponseCancel) -> None:
+        await self.sessions[client.session_id].turn_taking.request_cancel(payload)
+
+    async def on_response_audio_played(self, client: Client, payload: ResponseAudioPlayed) -> None:
+        self.sessions[client.session_id].turn_taking.played(payload)
+
+    async def on_conversation_clear(self, client: Client) -> None:
+        await self.sessions[client.session_id].turn_taking.clear_conversation()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -115,6 +126,7 @@ class ChatServer(ClientEventHandler):
             )
             await asyncio.wait(workers, timeout=self.config.shutdown_grace_seconds)
         await asyncio.gather(*(s.close("shutdown") for s in list(self.sessions.values())))
+        self.services.vad.close()
 
 
 def create_app(

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from codegen.runtime import ClientError
 from generated.dispatch import Emitter
 from generated.models import (
+    CancelReason,
     CustomError,
     ErrorCode,
     InputBufferAppend,
+    InputBufferCommitted,
     InputBufferInitialized,
     SessionUpdate,
 )
@@ -25,6 +27,7 @@ from handlers.pipeline import Turn
 from handlers.providers.base import CALLER
 from handlers.providers.registry import ProviderRegistry
 from handlers.settings import Settings, apply_update, requested_providers
+from handlers.turn_taking import SharedVad, TurnTaking
 from handlers.turns import CancelledResponse, TurnQueue
 from handlers.utterance import Utterance, decode_chunk, is_wav
 
@@ -38,6 +41,8 @@ class SessionServices:
     emitter: Emitter
     admission: Admission
     """The fair-share policy: turn slots, deadlines, audio budgets, idle timeout."""
+    vad: SharedVad = field(default_factory=SharedVad)
+    """The process-wide VAD engine (server_vad turn detection), started on first use."""
 
 
 class Session:
@@ -56,13 +61,15 @@ class Session:
         self.clients: set[str] = set()
         self.utterances: dict[str, Utterance] = {}
         """The utterance each Sender is speaking, by sid."""
+        self.turn_taking = TurnTaking(self, services.vad)
         self.turns = TurnQueue(
             session_id,
             services.registry,
             services.emitter,
             services.config.history_turns,
-            on_idle=self._forget_if_idle,
+            on_idle=self.forget_if_idle,
             admission=services.admission,
+            on_delta=self.turn_taking.delta_sent,
         )
         self._forget = forget
         self.audio_budgets: dict[str, TokenBucket | None] = {}
@@ -76,9 +83,14 @@ class Session:
 
     @property
     def idle(self) -> bool:
-        return not self.clients and self.turns.worker is None and not self.utterances
+        return (
+            not self.clients
+            and self.turns.worker is None
+            and not self.utterances
+            and not self.turn_taking.busy
+        )
 
-    def _forget_if_idle(self) -> None:
+    def forget_if_idle(self) -> None:
         if self.idle:
             self._forget(self)
 
@@ -95,7 +107,8 @@ class Session:
         if not self.clients:
             # Nobody is left to hear the turns (a Receiver, or a Sender for the transcript).
             self.turns.abandon()
-        self._forget_if_idle()
+        self.turn_taking.leave(sid)
+        self.forget_if_idle()
 
     def _drop_utterance(self, sid: str) -> Utterance | None:
         utterance = self.utterances.pop(sid, None)
@@ -121,6 +134,7 @@ class Session:
         self.settings = apply_update(
             self.settings, update, lambda stage, name: reasons[(stage, name)]
         )
+        self.turn_taking.configure()
         await self.services.emitter.session_updated(
             self.session_id, self.settings.session_updated(self.session_id)
         )
@@ -150,19 +164,16 @@ class Session:
             raise ClientError(ErrorCode.INVALID_AUDIO, str(exc)) from exc
         if not self._admit_audio(sid, len(pcm) / (2 * sample_rate)):
             return  # refused again: the first refusal of the run said so
+        if (timer := self._idle_timers.get(sid)) is not None:
+            timer.touch()  # audio is coming for the open utterance: not idle
+        if self.turn_taking.hear(sid, pcm):
+            return  # server VAD: the utterances are cut where speech starts and stops
         if utterance is None:
-            utterance = self.utterances[sid] = self._start_utterance()
-            self._idle_timers[sid] = IdleTimer(
-                self.services.admission.utterance_idle_s, lambda: self._utterance_idle(sid)
-            )
-            await self.services.emitter.input_buffer_initialized(
-                self.session_id,
-                InputBufferInitialized(
-                    item_id=utterance.item_id, format=audio.format, sample_rate=audio.sample_rate
-                ),
-            )
-        else:
-            self._idle_timers[sid].touch()
+            utterance = await self.open_utterance(sid)
+        self.buffer(utterance, pcm)
+
+    def buffer(self, utterance: Utterance, pcm: bytes) -> None:
+        """Add audio to an utterance; ClientError when it overflows (the first time)."""
         already_full = utterance.overflowed
         if utterance.append(pcm) and not already_full:
             raise ClientError(
@@ -206,12 +217,27 @@ class Session:
             item_id=utterance.item_id,
         )
         self._tell(self.services.emitter.custom_error(sid, error))
-        self._forget_if_idle()
+        self.forget_if_idle()
 
     def _tell(self, emit: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(emit)
         self._telling.add(task)
         task.add_done_callback(self._telling.discard)
+
+    async def open_utterance(self, sid: str) -> Utterance:
+        """Start the Sender's next utterance (and its recognition) and announce it."""
+        audio = self.settings.input_audio
+        utterance = self.utterances[sid] = self._start_utterance()
+        self._idle_timers[sid] = IdleTimer(
+            self.services.admission.utterance_idle_s, lambda: self._utterance_idle(sid)
+        )
+        await self.services.emitter.input_buffer_initialized(
+            self.session_id,
+            InputBufferInitialized(
+                item_id=utterance.item_id, format=audio.format, sample_rate=audio.sample_rate
+            ),
+        )
+        return utterance
 
     def _start_utterance(self) -> Utterance:
         settings = self.settings
@@ -229,9 +255,15 @@ class Session:
         finally:
             CALLER.reset(caller)
 
-    def commit(self, sid: str) -> None:
-        """End the Sender's utterance and queue its turn, with the settings in force now."""
+    async def commit(self, sid: str, *, by_vad: bool = False) -> None:
+        """End the Sender's utterance and queue its turn, with the settings in force now
+        (``by_vad``: server VAD ends it, with the audio it has been given)."""
         utterance = self.utterances.get(sid)
+        if not by_vad and (pending := self.turn_taking.pending_audio(sid)):
+            # Server VAD: the audio it has not decided on yet (or, when it heard no speech,
+            # what came since the last commit) goes with this commit.
+            utterance = utterance or await self.open_utterance(sid)
+            self.buffer(utterance, pending)
         if utterance is None or utterance.size == 0:
             raise ClientError(ErrorCode.EMPTY_BUFFER, "input.buffer.commit with no audio buffered")
         if len(self.turns) >= self.services.config.max_queued_turns:
@@ -242,7 +274,9 @@ class Session:
                 item_id=utterance.item_id,
             )
         del self.utterances[sid]
-        self._idle_timers.pop(sid).cancel()
+        if (timer := self._idle_timers.pop(sid, None)) is not None:
+            timer.cancel()
+        self.turn_taking.committed(sid, by_vad=by_vad)
         self.turns.submit(
             Turn(
                 session_id=self.session_id,
@@ -251,6 +285,9 @@ class Session:
                 duration_ms=utterance.duration_ms,
                 settings=self.settings,
             )
+        )
+        await self.services.emitter.input_buffer_committed(
+            self.session_id, InputBufferCommitted(item_id=utterance.item_id)
         )
 
     # -- cancelling ----------------------------------------------------------------------------
@@ -261,6 +298,9 @@ class Session:
 
     async def close(self, reason: str) -> None:
         """Cancel everything in progress: waiting turns, the turn in flight, utterances."""
+        await self.turn_taking.close()
+        if reason == CancelReason.SHUTDOWN and self.turns.in_flight is not None:
+            await self.turn_taking.cancel(CancelReason.SHUTDOWN)
         await self.turns.close(reason)
         for sid in list(self.utterances):
             self._drop_utterance(sid)

@@ -4,7 +4,7 @@ the provider requests (STT, LLM, TTS) they make: every request is built here."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from codegen.runtime import ClientError
@@ -27,6 +27,7 @@ from generated.models import (
     Stage,
     SttSettings,
     TtsSettings,
+    TurnDetection,
 )
 from handlers.providers.base import ChatMessage, LlmRequest, SttRequest, TtsRequest
 from handlers.providers.base import Stage as ProviderStage
@@ -36,6 +37,18 @@ from handlers.providers.lifecycle import ModelRefused
 DEFAULT_INSTRUCTIONS = (
     "You are a friendly digital human having a spoken conversation. "
     "Answer briefly, in one to three short sentences, without lists or markup."
+)
+
+DEFAULT_TURN_DETECTION = TurnDetection.model_validate(
+    # OpenAI Realtime's server_vad defaults; off, so the seed's explicit commits are unchanged.
+    {
+        "type": "none",
+        "threshold": 0.5,
+        "prefixPaddingMs": 300,
+        "silenceDurationMs": 500,
+        "minSpeechMs": 250,
+        "interruptResponse": True,
+    }
 )
 
 
@@ -49,6 +62,7 @@ class Settings:
     input_audio: InputAudio
     output_audio: OutputAudio
     animation: Animation
+    turn_detection: TurnDetection = field(default_factory=lambda: DEFAULT_TURN_DETECTION)
 
     @classmethod
     def defaults(cls) -> Settings:
@@ -95,6 +109,7 @@ class Settings:
             input_audio=self.input_audio,
             output_audio=self.output_audio,
             animation=self.animation,
+            turn_detection=self.turn_detection,
         )
 
     def stt_request(self) -> SttRequest:
@@ -183,7 +198,7 @@ def apply_update(settings: Settings, update: SessionUpdate, check: ProviderCheck
         if stage_update is not None:
             merged = _merge_stage(stage, getattr(settings, stage), stage_update, check)
             changed = replace(changed, **{stage: merged})
-    for name in ("input_audio", "output_audio", "animation"):
+    for name in ("input_audio", "output_audio", "animation", "turn_detection"):
         audio_update = getattr(update, name)
         if audio_update is not None:
             current = getattr(settings, name)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from generated.dispatch import Emitter
 from generated.models import ClientRole, CustomError, ErrorCode
 from handlers.admission import Admission, ServerBusy
-from handlers.pipeline import Reply, Turn
+from handlers.pipeline import DeltaHook, Reply, Turn
 from handlers.providers.base import ChatMessage
 from handlers.providers.registry import ProviderRegistry
 
@@ -51,6 +51,7 @@ class TurnQueue:
         history_turns: int,
         on_idle: Callable[[], None],
         admission: Admission,
+        on_delta: DeltaHook | None = None,
     ) -> None:
         self.session_id = session_id
         self.registry = registry
@@ -65,6 +66,9 @@ class TurnQueue:
         self.admission = admission
         self.admitting: Turn | None = None
         """The turn waiting for one of the server's turn slots."""
+        self._on_delta = on_delta
+        self._last_exchange: tuple[str, ChatMessage, ChatMessage | None] | None = None
+        """The last reply remembered: its response id, user message and assistant message."""
 
     def __len__(self) -> int:
         """Turns committed and not finished, the one in flight included."""
@@ -83,7 +87,13 @@ class TurnQueue:
                 try:
                     async with admission.slots.slot(admission.admission_wait_s):
                         self.admitting = None
-                        reply = Reply(turn, self.registry, self.emitter, admission.deadlines)
+                        reply = Reply(
+                            turn,
+                            self.registry,
+                            self.emitter,
+                            admission.deadlines,
+                            on_delta=self._on_delta,
+                        )
                         await self._run_in_flight(reply)
                 except ServerBusy as exc:
                     turn.transcription.cancel()
@@ -138,7 +148,7 @@ class TurnQueue:
             reply.turn.transcription.cancel()
             # Keep what went out: issue 9 cuts it to what the Receiver played.
             if reply.transcript and reply.spoken:
-                self._remember(reply.transcript, " ".join(reply.spoken))
+                self._remember(reply.response_id, reply.transcript, " ".join(reply.spoken))
             raise
         except Exception:
             reply.timing.failed("internal_error")
@@ -146,10 +156,35 @@ class TurnQueue:
             await self._error(reply.turn, ErrorCode.INTERNAL_ERROR, "the turn failed")
             return
         if exchange is not None:
-            self._remember(exchange.user, exchange.assistant)
+            self._remember(reply.response_id, exchange.user, exchange.assistant)
 
-    def _remember(self, user: str, assistant: str) -> None:
-        self.history.extend((ChatMessage("user", user), ChatMessage("assistant", assistant)))
+    def _remember(self, response_id: str, user: str, assistant: str) -> None:
+        user_message, message = ChatMessage("user", user), ChatMessage("assistant", assistant)
+        self.history.extend((user_message, message))
+        self._last_exchange = (response_id, user_message, message)
+
+    def revise(self, response_id: str, heard: str) -> bool:
+        """Make the last reply's assistant message what was heard of it ("" removes it, keeping
+        the user's message); False when ``response_id`` is not the last reply remembered."""
+        if self._last_exchange is None or self._last_exchange[0] != response_id:
+            return False
+        _, user_message, message = self._last_exchange
+        messages = list(self.history)
+        at = next((i for i, item in enumerate(messages) if item is user_message), None)
+        if at is None:
+            return False  # pushed out of the bounded history
+        had = at + 1 < len(messages) and messages[at + 1] is message
+        revised = ChatMessage("assistant", heard) if heard else None
+        messages[at + 1 : at + 1 + had] = [revised] if revised else []
+        self.history.clear()
+        self.history.extend(messages)
+        self._last_exchange = (response_id, user_message, revised)
+        return True
+
+    def forget_history(self) -> None:
+        """Start the conversation afresh: the next turn's model sees no earlier exchange."""
+        self.history.clear()
+        self._last_exchange = None
 
     async def cancel_response(self, reason: str) -> CancelledResponse | None:
         """Cancel the turn in flight, at whatever stage it is; None when no turn is in flight.

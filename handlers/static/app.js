@@ -4,7 +4,9 @@
 //   response.text          -> the reply, shown
 //   response.audio.delta   -> pcm16 (24 kHz) played gaplessly through a small jitter buffer;
 //                             `visemes: [{offsetMs, id}]` (when a delta has them) drive the mouth
+//   response.cancelled     -> the reply stops at once (barge-in, response.cancel)
 //   custom.error           -> shown
+// and sends response.audio.played {responseId, playedMs} when a reply ends or is stopped.
 // Sender (auth {role: "sender", sessionId}) sends
 //   session.update         -> settings from /catalog.json (and turnDetection for server VAD)
 //   input.buffer.append    -> binary PCM16 LE mono at inputAudio.sampleRate, 20 ms chunks
@@ -45,6 +47,8 @@ const page = (window.metahumanPage = {
   scheduledSeconds: 0,
   underruns: 0, // deltas after a response's first that came after the audio before them ended
   visemesScheduled: 0,
+  cancelled: 0, // response.cancelled received (barge-in, response.cancel)
+  played: [], // response.audio.played sent: {responseId, playedMs}
   sessionUpdated: null,
 });
 
@@ -75,7 +79,7 @@ function showError(role, error) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Receiver: gapless playback and the mouth
+// Receiver: gapless playback, stopped at once on response.cancelled, and the mouth
 
 const VISEME_MOUTH = {
   // id: [opening 0..1, width 0..1]
@@ -89,6 +93,7 @@ class Player {
     this.ctx = null;
     this.nextStart = 0; // context time where the next delta starts
     this.visemes = []; // [{at (context time), id}] in time order
+    this.response = null; // {id, startAt, sentMs, sources}: the response being played
   }
 
   context() {
@@ -130,12 +135,39 @@ class Player {
       this.nextStart = ctx.currentTime + JITTER_S;
     }
     source.start(this.nextStart);
+    if (!this.response || this.response.id !== delta.responseId) {
+      this.response = { id: delta.responseId, startAt: this.nextStart, sentMs: 0, sources: [] };
+    }
+    this.response.sources.push(source);
+    this.response.sentMs += buffer.duration * 1000;
     for (const { offsetMs, id } of delta.visemes || []) {
       this.visemes.push({ at: this.nextStart + offsetMs / 1000, id });
       page.visemesScheduled++;
     }
     this.nextStart += buffer.duration;
     page.scheduledSeconds += buffer.duration;
+  }
+
+  // Stop the response now (response.cancelled: barge-in); how much of it was played, or null.
+  stop(responseId) {
+    const response = this.response;
+    if (!this.ctx || !response || response.id !== responseId) return null;
+    const now = this.ctx.currentTime;
+    for (const source of response.sources) source.stop();
+    this.nextStart = Math.min(this.nextStart, now);
+    this.visemes = this.visemes.filter((mark) => mark.at <= now);
+    this.response = null;
+    return Math.round(Math.max(0, Math.min((now - response.startAt) * 1000, response.sentMs)));
+  }
+
+  // Call back with the response's whole length once its final delta has been played.
+  whenPlayed(responseId, report) {
+    const response = this.response;
+    if (!this.ctx || !response || response.id !== responseId) return;
+    const left = Math.max(0, this.nextStart - this.ctx.currentTime);
+    setTimeout(() => {
+      if (this.response === response) report(Math.round(response.sentMs));
+    }, left * 1000);
   }
 
   // [opening, width] of the mouth now: the current viseme if any, else the audio level.
@@ -491,10 +523,22 @@ async function main() {
     page.replies.push(text);
     log("reply", "Reply:", text);
   });
+  const reportPlayed = (responseId, playedMs) => {
+    page.played.push({ responseId, playedMs });
+    receiver.emit("response.audio.played", { responseId, playedMs });
+  };
   receiver.on("response.audio.delta", (delta) => {
     page.deltas++;
     player.enqueue(delta);
+    if (delta.final) player.whenPlayed(delta.responseId, (ms) => reportPlayed(delta.responseId, ms));
     showStats();
+  });
+  // Barge-in or response.cancel: the avatar stops at once and says how much it played.
+  receiver.on("response.cancelled", ({ responseId, reason }) => {
+    page.cancelled++;
+    log("note", "receiver:", `reply stopped (${reason})`);
+    const playedMs = player.stop(responseId);
+    if (playedMs !== null) reportPlayed(responseId, playedMs);
   });
 
   sender = connect("sender", config.socketioPath);
@@ -510,6 +554,7 @@ async function main() {
   sender.on("input.speech.started", () => setTurnState("speaking… (server VAD)"));
   sender.on("input.speech.stopped", () => setTurnState("speech stopped (server VAD)"));
   sender.on("input.buffer.committed", () => {
+    if (turns.mode !== "server_vad") return; // the page's own commits are counted when sent
     page.commits++;
     setTurnState("committed by the server, waiting for the reply");
   });

@@ -34,6 +34,18 @@ class MetaHumanClient {
     inputBufferCommit() {
         this.emit("input.buffer.commit");
     }
+    /** `response.cancel` (sender): The Sender stops the response in flight (or the one still playing). */
+    responseCancel(payload) {
+        this.emit("response.cancel", payload);
+    }
+    /** `response.audio.played` (receivers): A Receiver says how much of a response the avatar played. */
+    responseAudioPlayed(payload) {
+        this.emit("response.audio.played", payload);
+    }
+    /** `conversation.clear` (sender): The Sender starts the conversation afresh. */
+    conversationClear() {
+        this.emit("conversation.clear");
+    }
     /** Listen to a server event (or connect, disconnect, connect_error). */
     on(event, listener) {
         this.socket.on(event, listener);

@@ -87,6 +87,9 @@ class VadStream:
         """Optional echo guard; its reference audio is fed from the event loop (see EchoGuard)."""
         self.probabilities: list[float] | None = None
         """Set to a list to record every frame's raw probability (tests and benchmarks)."""
+        self.decided_ms = 0
+        """Stream time up to which the worker has decided, set after the events of those frames
+        were handed to ``on_events``: a reader that sees it also sees their delivery begun."""
         self._on_events = on_events
         self._loop = loop
         self._inbox: deque[bytes] = deque()
@@ -189,6 +192,7 @@ class VadStream:
                 self._on_events(events)
             else:
                 self._loop.call_soon_threadsafe(self._on_events, events)
+        self.decided_ms = self.detector.now_ms
 
 
 class VadEngine:

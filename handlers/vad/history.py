@@ -49,3 +49,25 @@ class AudioHistory:
             return b""
         audio = b"".join(self._chunks)
         return audio[start - first_kept :]
+
+    def between(self, start_ms: int, end_ms: int) -> bytes:
+        """The audio from stream time ``start_ms`` to ``end_ms`` (as much of it as is kept).
+
+        Walks back from the newest chunk only as far as ``start_ms``: cheap for the recent,
+        short spans that server VAD feeds an utterance with on every append."""
+        first_kept = self.total_bytes - self._kept
+        start = max(self._byte_at(max(start_ms, 0)), first_kept)
+        end = min(self._byte_at(max(end_ms, 0)), self.total_bytes)
+        if start >= end:
+            return b""
+        pieces: list[bytes] = []
+        chunk_end = self.total_bytes
+        for chunk in reversed(self._chunks):
+            chunk_start = chunk_end - len(chunk)
+            if chunk_start < end:
+                pieces.append(chunk[max(start - chunk_start, 0) : end - chunk_start])
+            if chunk_start <= start:
+                break
+            chunk_end = chunk_start
+        pieces.reverse()
+        return b"".join(pieces)

@@ -25,6 +25,8 @@ from generated.models import (
     InputBufferAppend,
     OutputAudioFormat,
     ResponseAudioDelta,
+    ResponseAudioPlayed,
+    ResponseCancel,
     ResponseText,
     SessionUpdate,
     SttUpdateOpenAi,
@@ -69,6 +71,15 @@ class RecordingHandler(ClientEventHandler):
 
     async def on_input_buffer_commit(self, client: Client) -> None:
         self._record("input.buffer.commit", client)
+
+    async def on_response_cancel(self, client: Client, payload: ResponseCancel) -> None:
+        self._record("response.cancel", client, payload)
+
+    async def on_response_audio_played(self, client: Client, payload: ResponseAudioPlayed) -> None:
+        self._record("response.audio.played", client, payload)
+
+    async def on_conversation_clear(self, client: Client) -> None:
+        self._record("conversation.clear", client)
 
 
 @dataclass

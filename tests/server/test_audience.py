@@ -7,7 +7,12 @@ import asyncio
 from tests.server.audio_checks import WEATHER, clip
 from tests.server.harness import RunningServer, check_response, new_session_id, run_turn
 
-SENDER_EVENTS = {"session.updated", "input.buffer.initialized", "request.transcribe.done"}
+SENDER_EVENTS = {
+    "session.updated",
+    "input.buffer.initialized",
+    "input.buffer.committed",
+    "request.transcribe.done",
+}
 RECEIVER_EVENTS = {"response.text", "response.audio.delta"}
 
 

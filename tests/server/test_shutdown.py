@@ -59,9 +59,14 @@ async def test_shutdown_cancels_what_outlives_the_grace_period(serve: ServeFn) -
     assert session.turns.worker is None
     assert not session.turns and not session.utterances
     assert await lingering_server_tasks() == [], "the server left tasks running"
-    # Cancelled, not failed: no error for the Sender, and no half response for the Receiver.
+    # Cancelled, not failed: no error for the Sender, and no half response for the Receiver,
+    # only the news that the response in flight was stopped (before any audio of it went out).
     assert "custom.error" not in sender.names()
-    assert receiver.events == []
+    await receiver.quiet(0.1)
+    assert receiver.names() == ["response.cancelled"]
+    (cancelled,) = receiver.named("response.cancelled")
+    assert cancelled["reason"] == "shutdown" and cancelled["lastSequence"] == -1
+    assert sender.named("response.cancelled") == [cancelled]
     # The connections themselves are still open (the web server closes them).
     assert sender.connected and receiver.connected
 

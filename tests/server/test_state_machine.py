@@ -2,7 +2,9 @@
 
 A hypothesis RuleBasedStateMachine connects and disconnects Senders and Receivers of three
 sessions, streams audio in every accepted shape, sends broken audio and payloads, commits,
-updates the session (validly or not), lets Receivers speak out of turn and sends unknown events.
+updates the session (validly or not), lets Receivers speak out of turn and sends unknown events;
+and, for turn taking (issue 9), cancels responses (in flight, or unknown ones), reports playback
+from Receivers, clears the conversation and changes the turn detection parameters.
 The server runs on fast in-process providers (fakes.py) in an event loop on a background thread;
 each rule waits there for the server's answer.
 
@@ -13,7 +15,8 @@ Invariants:
 * events reach only their own session: every itemId a client sees belongs to its session;
 * no connection is dropped;
 * every committed turn reaches each Receiver that was there at the commit: responses are whole
-  (sequence 0, 1, 2 ... with one final delta, the last), one at a time, in commit order.
+  (sequence 0, 1, 2 ... with one final delta, the last), one at a time, in commit order; unless
+  it was cancelled (response.cancelled): then no delta of it follows the cancel.
 """
 
 from __future__ import annotations
@@ -143,6 +146,16 @@ VALID_UPDATES = st.fixed_dictionaries(
             },
         ),
         "stt": st.just({"language": "en-US"}),
+        "turnDetection": st.fixed_dictionaries(
+            {},
+            optional={
+                "type": st.just("none"),
+                "threshold": st.sampled_from([0.3, 0.5, 0.9]),
+                "silenceDurationMs": st.sampled_from([200, 500, 1200]),
+                "minSpeechMs": st.sampled_from([0, 250]),
+                "interruptResponse": st.booleans(),
+            },
+        ),
     },
 )
 INVALID_UPDATES: list[tuple[Any, str]] = [
@@ -153,6 +166,8 @@ INVALID_UPDATES: list[tuple[Any, str]] = [
     ({"tts": {"speed": None}}, "invalid_payload"),
     ([], "invalid_payload"),
     ({"llm": {"provider": "openai"}}, "provider_unavailable"),
+    ({"turnDetection": {"type": "semantic"}}, "invalid_payload"),
+    ({"turnDetection": {"threshold": 1.5}}, "invalid_payload"),
 ]
 INVALID_APPENDS: list[tuple[Any, str]] = [
     (b"\x00" * 3, "invalid_audio"),
@@ -168,7 +183,10 @@ CLIENT_EVENTS = [
     ("input.buffer.append", (b"\x00\x00" * 8,)),
     ("input.buffer.commit", ()),
     ("session.update", ({},)),
+    ("response.cancel", ({},)),
+    ("conversation.clear", ()),
 ]
+UNKNOWN_RESPONSE = "resp_ffffffffffffffff"
 
 _examples = itertools.count()
 
@@ -354,7 +372,7 @@ class ServerMachine(RuleBasedStateMachine):
         if tracked.role == "receiver":
             kind = data.draw(st.sampled_from(["receiver_sends", "unknown"]))
         else:
-            kind = data.draw(st.sampled_from(["append", "update", "unknown", "commit"]))
+            kind = data.draw(st.sampled_from(["append", "update", "unknown", "commit", "played"]))
         if kind == "commit":
             self.commit_as(tracked)  # empty_buffer, unless it is speaking
             return
@@ -364,6 +382,9 @@ class ServerMachine(RuleBasedStateMachine):
         elif kind == "update":
             payload, code = data.draw(st.sampled_from(INVALID_UPDATES))
             name, args = "session.update", (payload,)
+        elif kind == "played":
+            name, args = "response.audio.played", ({"responseId": UNKNOWN_RESPONSE, "playedMs": 0},)
+            code = "role_not_allowed"
         elif kind == "receiver_sends":
             name, args = data.draw(st.sampled_from(CLIENT_EVENTS))
             code = "role_not_allowed"
@@ -372,6 +393,56 @@ class ServerMachine(RuleBasedStateMachine):
             args, code = ({"x": 1},), "unknown_event"
         self.run(client.emit(name, *args))
         assert self.expect_error(tracked, code, mark)["event"] == name
+
+    @precondition(lambda self: self.of_role("sender"))
+    @rule(data=st.data(), named=st.booleans())
+    def cancel_response(self, data: st.DataObject, named: bool) -> None:
+        """response.cancel: of whatever is in flight or playing (response.cancelled, or
+        response_not_active when nothing is), or of a response the session never had."""
+        tracked = data.draw(st.sampled_from(self.of_role("sender")))
+        client = tracked.client
+        mark = client.mark()
+        if named:
+            self.run(client.emit("response.cancel", {"responseId": UNKNOWN_RESPONSE}))
+            assert (
+                self.expect_error(tracked, "unknown_response", mark)["event"] == "response.cancel"
+            )
+            return
+        self.run(client.emit("response.cancel", {}))
+
+        def answer(event: Received) -> bool:
+            return event.name == "response.cancelled" or (
+                event.name == "custom.error" and event.payload["code"] == "response_not_active"
+            )
+
+        got = self.run(client.wait_match(answer, after=mark, within=ANSWER_S, what="cancel"))
+        if got.name == "custom.error":
+            tracked.errors.append("response_not_active")
+        else:
+            assert got.payload["reason"] == "client_cancel"
+            assert self.items[got.payload["itemId"]] == tracked.session
+
+    @precondition(lambda self: self.of_role("receiver"))
+    @rule(data=st.data(), played=st.sampled_from([0, 40, 100_000]), known=st.booleans())
+    def report_played(self, data: st.DataObject, played: int, known: bool) -> None:
+        """response.audio.played: for the last response this Receiver got (no answer), or for
+        one its session never had (unknown_response)."""
+        tracked = data.draw(st.sampled_from(self.of_role("receiver")))
+        client = tracked.client
+        # Not drawn from: what has arrived is not the same when hypothesis replays an example.
+        seen = [p["responseId"] for p in client.named("response.audio.delta")]
+        response = seen[-1] if known and seen else UNKNOWN_RESPONSE
+        mark = client.mark()
+        self.run(client.emit("response.audio.played", {"responseId": response, "playedMs": played}))
+        if response == UNKNOWN_RESPONSE:
+            self.expect_error(tracked, "unknown_response", mark)
+
+    @precondition(lambda self: self.of_role("sender"))
+    @rule(data=st.data())
+    def clear_conversation(self, data: st.DataObject) -> None:
+        """conversation.clear: no answer (a reply still in flight or playing is cancelled)."""
+        tracked = data.draw(st.sampled_from(self.of_role("sender")))
+        self.run(tracked.client.emit("conversation.clear"))
 
     # -- invariants ----------------------------------------------------------------------------
 
@@ -396,11 +467,21 @@ class ServerMachine(RuleBasedStateMachine):
         assert not left, left
 
     async def _settle(self) -> None:
-        """Wait until every committed turn has reached the Receivers that must get it."""
+        """Wait until every committed turn has reached the Receivers that must get it (whole,
+        or up to its response.cancelled)."""
         for commit in self.commits:
             for receiver in commit.receivers:
                 if receiver in self.clients:
-                    await receiver.client.wait_final(commit.item_id, within=ANSWER_S)
+
+                    def ended(event: Received, item: str = commit.item_id) -> bool:
+                        payload = event.payload
+                        return (
+                            event.name == "response.audio.delta"
+                            and payload["itemId"] == item
+                            and payload["final"]
+                        ) or (event.name == "response.cancelled" and payload["itemId"] == item)
+
+                    await receiver.client.wait_match(ended, within=ANSWER_S, what="its end")
         await asyncio.sleep(0.05)
 
     def check_client(self, tracked: Tracked) -> None:
@@ -423,15 +504,25 @@ class ServerMachine(RuleBasedStateMachine):
 
     def check_responses(self, tracked: Tracked) -> None:
         client = tracked.client
-        deltas = client.named("response.audio.delta")
         texts = {p["responseId"]: p for p in client.named("response.text")}
         order: list[str] = []
         by_response: dict[str, list[Any]] = {}
-        for delta in deltas:
+        cancelled: set[str] = set()
+        for event in client.events:
+            if event.name == "response.cancelled":
+                cancelled.add(event.payload["responseId"])
+            if event.name != "response.audio.delta":
+                continue
+            delta = event.payload
             response = delta["responseId"]
+            # Nothing of a response after its response.cancelled.
+            assert response not in cancelled, (tracked.name, delta)
             if response not in by_response:
-                # Responses do not interleave: the previous one had ended.
-                assert not order or by_response[order[-1]][-1]["final"], (tracked.name, delta)
+                # Responses do not interleave: the previous one had ended (or was cancelled).
+                assert not order or by_response[order[-1]][-1]["final"] or order[-1] in cancelled, (
+                    tracked.name,
+                    delta,
+                )
                 order.append(response)
                 by_response[response] = []
             by_response[response].append(delta)
@@ -444,6 +535,8 @@ class ServerMachine(RuleBasedStateMachine):
         if tracked not in self.clients:
             return
         got = {group[0]["itemId"]: response for response, group in by_response.items()}
+        stopped = {p["itemId"] for p in client.named("response.cancelled")}
+        must_get = [c for c in must_get if c.item_id not in stopped]
         for commit in must_get:
             response = got[commit.item_id]
             group = by_response[response]

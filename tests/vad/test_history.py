@@ -30,3 +30,14 @@ def test_old_audio_is_dropped_and_since_clamps_to_what_is_kept() -> None:
     assert 4000 * 2 <= len(kept) <= 4160 * 2
     assert kept.endswith(ramp(99 * 160, 160))
     assert history.since(1900) == ramp(15200, 800)
+
+
+def test_between_cuts_a_span_across_chunks() -> None:
+    history = AudioHistory(16000, keep_ms=3000)
+    for chunk in range(100):  # 2 s of 20 ms appends
+        history.append(ramp(chunk * 320, 320))
+    assert history.between(1510, 1990) == ramp(24160, 480 * 16)
+    assert history.between(0, 20) == ramp(0, 320)
+    assert history.between(1990, 5000) == ramp(31840, 160)
+    assert history.between(500, 500) == b"" and history.between(700, 600) == b""
+    assert history.between(-100, 2000) == history.since(0)
