@@ -147,7 +147,11 @@ async def test_bedrock_and_polly_behind_local_recognition(
     assert deltas[-1]["final"] and not any(d["final"] for d in deltas[:-1])
     spoken = [d["text"] for d in deltas if d.get("text")]
     assert " ".join(spoken) == reply["text"]
-    assert [call.body["Text"] for call in polly.calls] == spoken
+    # Each sentence is one audio request, and one speech-marks request for its lip sync.
+    audio_calls = [call for call in polly.calls if call.body["OutputFormat"] == "pcm"]
+    marks_calls = [call for call in polly.calls if call.body["OutputFormat"] == "json"]
+    assert [call.body["Text"] for call in audio_calls] == spoken
+    assert sorted(call.body["Text"] for call in marks_calls) == sorted(spoken)
     assert {call.body["VoiceId"] for call in polly.calls} == {"Joanna"}
     # Polly answers 16 kHz PCM; the session asked for 16 kHz, so no resampling may alter it.
     audio = b"".join(d["audio"] for d in deltas)
