@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-WordSpan = tuple[str, int, int]
+WordSpan = tuple[str, float, float]
 """(text, start_ms, end_ms) of one word on the reply's audio clock; ``text`` may carry its
 punctuation and trailing space, so the words joined give the reply's text."""
 

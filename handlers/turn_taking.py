@@ -46,7 +46,7 @@ from generated.models import (
     TurnDetectionType,
 )
 from handlers.audio import AudioFormatError, parse_wav
-from handlers.heard import heard_text
+from handlers.heard import WordSpan, heard_text
 from handlers.pipeline import Reply
 from handlers.vad import (
     AudioHistory,
@@ -122,10 +122,16 @@ class Playback:
     """time.monotonic() at which the Receiver will have played everything sent (estimated)."""
     played_ms: int | None = None
     """The Receiver's last report."""
+    words: list[WordSpan] = field(default_factory=list)
+    """The synthesiser's word timings of the audio so far (empty when the session has none)."""
 
     @property
     def text(self) -> str:
         return " ".join(self.texts)
+
+    def heard(self, played_ms: int) -> str:
+        """What was heard of it in ``played_ms``: by the word timings when there are some."""
+        return heard_text(self.text, played_ms, self.audio_ms, self.words or None)
 
     def sent(self, delta: ResponseAudioDelta, audio_ms: int, now: float) -> None:
         """A delta went out; ``audio_ms`` is the response's audio sent so far."""
@@ -384,6 +390,7 @@ class TurnTaking:
         if playback is None:
             playback = self._track(reply.response_id, reply.turn.item_id)
         playback.sent(delta, reply.audio_sent_ms, self.clock())
+        playback.words = reply.word_timeline
         if self.inputs and delta.audio:
             pcm, rate = self._reference_pcm(delta)
             for sender in self.inputs.values():
@@ -495,7 +502,7 @@ class TurnTaking:
         played = playback.played_estimate(now)
         playback.ended = True
         playback.play_end = now
-        self.session.turns.revise(response_id, heard_text(playback.text, played, playback.audio_ms))
+        self.session.turns.revise(response_id, playback.heard(played))
 
     async def announce(self, payload: ResponseCancelled) -> None:
         """`response.cancelled` to the Receivers (first: they stop playing), then the Senders."""
@@ -517,10 +524,7 @@ class TurnTaking:
         playback.reported(payload.played_ms, self.clock())
         if playback.final and playback.played_ms == playback.audio_ms:
             return  # all of it was heard: the history keeps the whole reply
-        self.session.turns.revise(
-            playback.response_id,
-            heard_text(playback.text, playback.played_ms or 0, playback.audio_ms),
-        )
+        self.session.turns.revise(playback.response_id, playback.heard(playback.played_ms or 0))
 
     async def clear_conversation(self) -> None:
         """`conversation.clear`: stop the reply in flight (or playing) and forget the history."""

@@ -79,3 +79,19 @@ def test_playback_follows_deltas_and_reports() -> None:
     assert playback.playing(12.2) and not playback.playing(12.4)
     playback.reported(1500, now=12.3)
     assert playback.ended and not playback.playing(12.3)
+
+
+def test_playback_cuts_by_the_synthesiser_word_timings_when_it_has_them() -> None:
+    playback = Playback("resp_0123456789abcdef", "item_0123456789abcdef")
+    playback.sent(delta(0, "Hello there friend."), 3000, now=0.0)
+    # By characters, "there" sits at 947-1895 ms of the 3 s: heard at 1500 ms.
+    assert playback.heard(1500) == "Hello there"
+    # The synthesiser paused after "Hello": "there" sounds at 1800-2200 ms, not heard at 1500.
+    playback.words = [("Hello ", 0, 500), ("there ", 1800, 2200), ("friend.", 2200, 3000)]
+    assert playback.heard(1500) == "Hello"
+    assert playback.heard(2100) == "Hello there"
+    assert playback.heard(3000) == "Hello there friend."
+    # No timings (the session's animation is off): the estimate, not "everything was heard".
+    playback.words = []
+    assert playback.heard(1500) == "Hello there"
+    assert playback.heard(400) == ""
