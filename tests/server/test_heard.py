@@ -94,4 +94,4 @@ def test_playback_cuts_by_the_synthesiser_word_timings_when_it_has_them() -> Non
     # No timings (the session's animation is off): the estimate, not "everything was heard".
     playback.words = []
     assert playback.heard(1500) == "Hello there"
-    assert playback.heard(400) == ""
+    assert playback.heard(300) == ""

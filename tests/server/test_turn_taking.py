@@ -68,6 +68,7 @@ async def start(
     *,
     detection: dict[str, Any] | None = None,
     response_type: str = "chain",
+    animation: dict[str, bool] | None = None,
 ) -> tuple[RunningServer, ChatClient, ChatClient]:
     server = await serve(
         factories={
@@ -84,6 +85,8 @@ async def start(
     }
     if detection is not None:
         update["turnDetection"] = detection
+    if animation is not None:
+        update["animation"] = animation
     await sender.emit("session.update", update)
     updated = await sender.wait_for("session.updated")
     if detection is not None:
@@ -92,6 +95,9 @@ async def start(
 
 
 SERVER_VAD = {"type": "server_vad"}
+NO_TIMINGS = {"visemes": False, "words": False}
+"""The fake voice is a tone: it has no words to time, so the history's cut is the estimate from
+the text's length (the cut by word timings: tests/server/test_heard.py)."""
 
 
 def test_turn_detection_defaults_keep_explicit_commits() -> None:
@@ -252,7 +258,7 @@ async def test_response_cancel_mid_reply(serve: ServeFn) -> None:
 
 async def test_played_report_cuts_the_history_and_bad_reports_get_errors(serve: ServeFn) -> None:
     llm = RecordingLlm()
-    server, sender, receiver = await start(serve, llm, SlowTts())
+    server, sender, receiver = await start(serve, llm, SlowTts(), animation=NO_TIMINGS)
     pcm = clip(WEATHER)
     await sender.send_pcm(pcm)
     await sender.commit()
@@ -294,7 +300,9 @@ async def test_barge_in_by_speech_during_playback(serve: ServeFn) -> None:
     """The reply has been written and sent but still plays (seconds of audio) when the person
     speaks: response.cancelled (barge_in) at once, and the history keeps what was heard."""
     llm = RecordingLlm()
-    _, sender, receiver = await start(serve, llm, SlowTts(), detection=SERVER_VAD)
+    _, sender, receiver = await start(
+        serve, llm, SlowTts(), detection=SERVER_VAD, animation=NO_TIMINGS
+    )
     speech = clip(WEATHER)
     await sender.send_pcm(padded(speech, before_s=0.5, after_s=0.8, noise_db=None))
     committed = await sender.wait_for("input.buffer.committed")
