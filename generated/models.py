@@ -1704,6 +1704,20 @@ class ErrorCode(StrEnum):
     The model is retired by its provider and this server does not map it to a successor
     (operator configuration); `message` names the successor. The previous settings stay.
     """
+    RATE_LIMITED = "rate_limited"
+    """
+    The connection sent more events a second than the server's limit; this event was dropped
+    (while the flood lasts, one such error a second).
+    """
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    """
+    The packet or binary attachment is larger than the server's limit; it was dropped.
+    """
+    STORE_UNAVAILABLE = "store_unavailable"
+    """
+    With several nodes, the session store (Redis) did not answer; the turn or update took
+    effect on this node but will not survive it.
+    """
 
 
 class CustomError(ContractModel):
@@ -1749,6 +1763,19 @@ class ConnectErrorCode(StrEnum):
     INTERNAL_ERROR = "internal_error"
     """
     An unexpected server fault while accepting the connection; try again.
+    """
+    TOKEN_EXPIRED = "token_expired"
+    """
+    The signed token has expired; get a new one.
+    """
+    TOKEN_MISMATCH = "token_mismatch"
+    """
+    The signed token is for another `sessionId` or another role.
+    """
+    TOO_MANY_CONNECTIONS = "too_many_connections"
+    """
+    The session or the client's address already has the most connections this server allows;
+    try again after one has closed.
     """
 
 

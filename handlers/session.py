@@ -16,7 +16,9 @@ from generated.models import (
 )
 from handlers.audio import AudioFormatError
 from handlers.config import ServerConfig
+from handlers.persistence import SessionPersistence
 from handlers.pipeline import Turn
+from handlers.providers.base import ChatMessage
 from handlers.providers.registry import ProviderRegistry
 from handlers.settings import Settings, apply_update, requested_providers
 from handlers.turns import CancelledResponse, TurnQueue
@@ -30,6 +32,8 @@ class SessionServices:
     config: ServerConfig
     registry: ProviderRegistry
     emitter: Emitter
+    persistence: SessionPersistence | None = None
+    """Where settings and history are written through to (with --redis-url)."""
 
 
 class Session:
@@ -54,6 +58,7 @@ class Session:
             services.emitter,
             services.config.history_turns,
             on_idle=self._forget_if_idle,
+            on_exchange=self._save_exchange if services.persistence is not None else None,
         )
         self._forget = forget
 
@@ -64,6 +69,16 @@ class Session:
     def _forget_if_idle(self) -> None:
         if self.idle:
             self._forget(self)
+
+    def restore(self, settings: Settings | None, history: list[ChatMessage]) -> None:
+        """Take up the state this session had on another node (before any client event)."""
+        if settings is not None:
+            self.settings = settings
+        self.turns.history.extend(history)
+
+    def _save_exchange(self, item_id: str, user: str, assistant: str) -> None:
+        if self.services.persistence is not None:
+            self.services.persistence.save_exchange(self.session_id, item_id, user, assistant)
 
     # -- clients -------------------------------------------------------------------------------
 
@@ -95,6 +110,8 @@ class Session:
         await self.services.emitter.session_updated(
             self.session_id, self.settings.session_updated(self.session_id)
         )
+        if self.services.persistence is not None:
+            self.services.persistence.save_settings(self.session_id, self.settings)
 
     async def append(self, sid: str, payload: InputBufferAppend) -> None:
         """Add a chunk to the Sender's utterance, starting one (and its recognition) if needed."""

@@ -49,6 +49,7 @@ class TurnQueue:
         emitter: Emitter,
         history_turns: int,
         on_idle: Callable[[], None],
+        on_exchange: Callable[[str, str, str], None] | None = None,
     ) -> None:
         self.session_id = session_id
         self.registry = registry
@@ -60,6 +61,8 @@ class TurnQueue:
         self.worker: asyncio.Task[None] | None = None
         self._in_flight_task: asyncio.Task[None] | None = None
         self._on_idle = on_idle
+        self._on_exchange = on_exchange
+        """Told (item_id, user, assistant) of each exchange added to the history."""
 
     def __len__(self) -> int:
         """Turns committed and not finished, the one in flight included."""
@@ -97,7 +100,7 @@ class TurnQueue:
             reply.turn.transcription.cancel()
             # Keep what went out: issue 9 cuts it to what the Receiver played.
             if reply.transcript and reply.spoken:
-                self._remember(reply.transcript, " ".join(reply.spoken))
+                self._remember(reply.turn.item_id, reply.transcript, " ".join(reply.spoken))
             raise
         except Exception:
             log.exception("turn %s failed", reply.turn.item_id)
@@ -111,10 +114,12 @@ class TurnQueue:
             )
             return
         if exchange is not None:
-            self._remember(exchange.user, exchange.assistant)
+            self._remember(reply.turn.item_id, exchange.user, exchange.assistant)
 
-    def _remember(self, user: str, assistant: str) -> None:
+    def _remember(self, item_id: str, user: str, assistant: str) -> None:
         self.history.extend((ChatMessage("user", user), ChatMessage("assistant", assistant)))
+        if self._on_exchange is not None:
+            self._on_exchange(item_id, user, assistant)
 
     async def cancel_response(self, reason: str) -> CancelledResponse | None:
         """Cancel the turn in flight, at whatever stage it is; None when no turn is in flight.
