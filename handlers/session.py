@@ -13,8 +13,10 @@ from generated.models import (
     InputBufferAppend,
     InputBufferInitialized,
     SessionUpdate,
+    Stage,
 )
 from handlers.audio import AudioFormatError
+from handlers.capabilities import unsupported
 from handlers.config import ServerConfig
 from handlers.persistence import SessionPersistence
 from handlers.pipeline import Turn
@@ -104,9 +106,10 @@ class Session:
             (stage, name): await registry.unavailable_reason(stage, name)
             for stage, name in requested_providers(update)
         }
-        self.settings = apply_update(
-            self.settings, update, lambda stage, name: reasons[(stage, name)]
-        )
+        updated = apply_update(self.settings, update, lambda stage, name: reasons[(stage, name)])
+        if (problem := unsupported(updated)) is not None:
+            raise ClientError(ErrorCode.UNSUPPORTED_OPTION, problem, stage=Stage.STT)
+        self.settings = updated
         await self.services.emitter.session_updated(
             self.session_id, self.settings.session_updated(self.session_id)
         )
