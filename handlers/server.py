@@ -38,7 +38,7 @@ from handlers.session import Session, SessionServices
 from handlers.session_store import RedisSessionStore
 from handlers.settings import Settings
 from handlers.web import add_page_routes
-from handlers.wire_guard import BoundedPacket, WireGuard, WireLimits
+from handlers.wire_guard import BoundedPacket, SafeJson, WireGuard, WireLimits
 
 log = logging.getLogger("metahuman")
 
@@ -160,6 +160,7 @@ def create_app(
         # max_event_bytes answers with payload_too_large first.
         max_http_buffer_size=max(8 * 1024 * 1024, config.max_event_bytes),
         serializer=BoundedPacket,
+        json=SafeJson,
         logger=library_log,
         engineio_logger=library_log,
     )

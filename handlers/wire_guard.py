@@ -19,6 +19,7 @@ rate and size before the library decodes them.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -51,6 +52,23 @@ class MalformedPacket(ValueError):
         self.code = code
         self.event = event
         """The event's name, when the packet named one."""
+
+
+class SafeJson:
+    """The JSON module python-socketio and python-engineio decode packets with: JSON nested
+    deeper than Python's recursion limit raises RecursionError, which the libraries do not
+    expect (Engine.IO then drops the connection); here it is the ValueError of bad JSON."""
+
+    @staticmethod
+    def dumps(obj: Any, **options: Any) -> str:
+        return json.dumps(obj, **options)
+
+    @staticmethod
+    def loads(text: str | bytes, **options: Any) -> Any:
+        try:
+            return json.loads(text, **options)
+        except RecursionError as exc:
+            raise ValueError("JSON nested too deeply") from exc
 
 
 class BoundedPacket(packet.Packet):  # type: ignore[misc]  # python-socketio is untyped
