@@ -33,10 +33,10 @@ async def open_raw(server: RunningServer, session_id: str, role: str = "sender")
     return http, ws
 
 
-async def errors_after(ws: Any, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+async def errors_after(ws: Any, count: int, within: float = 10.0) -> list[dict[str, Any]]:
     """The next ``count`` custom.error payloads (answering Engine.IO pings meanwhile)."""
     errors: list[dict[str, Any]] = []
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(within):
         while len(errors) < count:
             message = await ws.receive()
             assert message.type == aiohttp.WSMsgType.TEXT, message
@@ -190,7 +190,7 @@ async def test_foreign_origin_is_refused(serve: ServeFn) -> None:
 
 async def test_a_language_local_stt_lacks_is_refused_at_update(serve: ServeFn) -> None:
     server = await serve()
-    sender, receiver = await server.pair()
+    sender, _receiver = await server.pair()
     mark = sender.mark()
     await sender.emit("session.update", {"stt": {"provider": "local", "language": "xx"}})
     error = await sender.wait_error("unsupported_option", after=mark)
@@ -217,7 +217,7 @@ async def test_no_environment_secret_reaches_a_client_or_the_log(
     monkeypatch.setenv("SOME_PASSWORD", "secret-123")
     assert redact(f"a {SECRET} b secret-123") == "a [redacted] b [redacted]"
     server = await serve(factories={"llm": {"local": lambda env: LeakyLlm()}})
-    sender, receiver = await server.pair()
+    sender, _receiver = await server.pair()
     mark = sender.mark()
     await sender.send_pcm(clip(WEATHER))
     await sender.commit()
