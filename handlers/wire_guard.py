@@ -76,6 +76,7 @@ class BoundedPacket(packet.Packet):  # type: ignore[misc]  # python-socketio is 
     events without a string name."""
 
     max_attachments: ClassVar[int] = MAX_ATTACHMENTS
+    json: ClassVar[Any] = SafeJson
 
     def decode(self, encoded_packet: Any) -> int:
         try:
@@ -91,6 +92,8 @@ class BoundedPacket(packet.Packet):  # type: ignore[misc]  # python-socketio is 
                 f" this one declares {count}",
                 event=named[:100] if isinstance(named, str) else None,
             )
+        if self.packet_type in (packet.BINARY_EVENT, packet.BINARY_ACK) and count < 1:
+            raise MalformedPacket("a binary packet must declare its attachments")
         if self.packet_type in (packet.EVENT, packet.BINARY_EVENT):
             self._check_event_name()
         return count
@@ -177,6 +180,11 @@ class WireGuard:
             connection = self._connections[eio_sid] = _Connection(
                 TokenBucket(limits.events_per_second, limits.event_burst)
             )
+        if not isinstance(data, (str, bytes)):
+            # Engine.IO decodes a message that looks like JSON ("4true", "4{}") before
+            # python-socketio, which expects text and crashes on anything else.
+            await self._refuse(eio_sid, INVALID_PAYLOAD, "a packet must be text or binary")
+            return
         binary = isinstance(data, bytes)
         if binary and connection.skipping:
             return
@@ -191,6 +199,14 @@ class WireGuard:
                 f" this one has {len(data)}",
             )
             return
+        if not data:
+            # python-socketio takes an empty packet for an event without a name, and crashes.
+            await self._refuse(eio_sid, INVALID_PAYLOAD, "empty packet")
+            return
+        if not binary and self._forget_pending(eio_sid):
+            # python-socketio would take this text as the awaited attachment, and the event it
+            # carries would be lost: attachments are binary frames, always.
+            await self._refuse(eio_sid, INVALID_PAYLOAD, "a binary attachment was expected")
         if not binary and not connection.bucket.take(1):
             connection.skipping = True
             now = time.monotonic()
@@ -216,12 +232,12 @@ class WireGuard:
             # JSON that does not parse): the client's fault, not ours.
             await self._refuse(eio_sid, INVALID_PAYLOAD, f"bad packet: {exc}")
 
-    def _forget_pending(self, eio_sid: str) -> None:
+    def _forget_pending(self, eio_sid: str) -> bool:
         # The refused frame may be the attachment of a packet python-socketio holds: drop that
         # packet too, or the connection's next binary frame would complete it. (A private
         # attribute of python-socketio 5: its per-connection partial binary packets.)
         pending: dict[str, Any] = getattr(self.sio, "_binary_packet", {})
-        pending.pop(eio_sid, None)
+        return pending.pop(eio_sid, None) is not None
 
     async def _refuse(self, eio_sid: str, code: str, why: str, event: str | None = None) -> None:
         self.refused += 1

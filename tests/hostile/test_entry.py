@@ -98,6 +98,25 @@ async def test_raw_packets_are_answered_never_raised(
     assert lines and all(session in r.getMessage() for r in lines[: len(RAW) - 2])
 
 
+async def test_an_attachment_must_be_binary(serve: ServeFn) -> None:
+    server = await serve()
+    http, ws = await open_raw(server, new_session_id())
+    try:
+        for header in ('45["a"]', '451-["x",{"_placeholder":true,"num":0}]'):
+            await ws.send_str(header)
+            await ws.send_str('42["after.header"]')  # not swallowed as the attachment
+            errors = await errors_after(ws, 2)
+            assert errors[0]["code"] == "invalid_payload"
+            assert errors[1] == {
+                "code": "unknown_event",
+                "message": "event not in the contract",
+                "event": "after.header",
+            }
+    finally:
+        await ws.close()
+        await http.close()
+
+
 async def test_events_and_sizes_are_bounded(serve: ServeFn) -> None:
     server = await serve(events_per_second=20.0, event_burst=20.0, max_event_bytes=4096)
     http, ws = await open_raw(server, new_session_id())
