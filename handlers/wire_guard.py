@@ -199,8 +199,9 @@ class WireGuard:
                 f" this one has {len(data)}",
             )
             return
-        if not data:
+        if data == "":
             # python-socketio takes an empty packet for an event without a name, and crashes.
+            # (An empty binary frame is an empty attachment: fine.)
             await self._refuse(eio_sid, INVALID_PAYLOAD, "empty packet")
             return
         if not binary and self._forget_pending(eio_sid):
