@@ -199,6 +199,10 @@ class WireGuard:
                 f" this one has {len(data)}",
             )
             return
+        if data == b"" and eio_sid not in getattr(self.sio, "_binary_packet", {}):
+            # Not an attachment: python-socketio would take it for an event without a name.
+            await self._refuse(eio_sid, INVALID_PAYLOAD, "unexpected empty binary frame")
+            return
         if data == "":
             # python-socketio takes an empty packet for an event without a name, and crashes.
             # (An empty binary frame is an empty attachment: fine.)
