@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import random
-import logging
 import struct
 import time
 from dataclasses import dataclass, field
