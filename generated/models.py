@@ -1704,9 +1704,10 @@ class ErrorCode(StrEnum):
     """
     RATE_LIMITED = "rate_limited"
     """
-    The Sender appended audio faster than the server admits (a burst of a few seconds, then
-    a multiple of real time; see the server's configuration); the refused audio was dropped,
-    the buffer kept. Sent once per run of refused chunks.
+    Too much too fast: a Sender appended audio faster than the server admits (a burst of a
+    few seconds, then a multiple of real time), or a connection sent more events a second
+    than the server's limit. What was refused was dropped (the utterance's buffer is kept);
+    told once per flood (events: at most once a second).
     """
     UTTERANCE_TIMEOUT = "utterance_timeout"
     """
@@ -1727,6 +1728,15 @@ class ErrorCode(StrEnum):
     """
     response.cancel: no response is in flight or playing (or the one named has already
     ended).
+    """
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    """
+    The packet or binary attachment is larger than the server's limit; it was dropped.
+    """
+    STORE_UNAVAILABLE = "store_unavailable"
+    """
+    With several nodes, the session store (Redis) did not answer; the turn or update took
+    effect on this node but will not survive it.
     """
 
 
@@ -1773,6 +1783,19 @@ class ConnectErrorCode(StrEnum):
     INTERNAL_ERROR = "internal_error"
     """
     An unexpected server fault while accepting the connection; try again.
+    """
+    TOKEN_EXPIRED = "token_expired"
+    """
+    The signed token has expired; get a new one.
+    """
+    TOKEN_MISMATCH = "token_mismatch"
+    """
+    The signed token is for another `sessionId` or another role.
+    """
+    TOO_MANY_CONNECTIONS = "too_many_connections"
+    """
+    The session or the client's address already has the most connections this server allows;
+    try again after one has closed.
     """
 
 

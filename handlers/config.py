@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from urllib.parse import urlsplit, urlunsplit
 
+from handlers.auth import TokenPolicy, TokenSecretError
 from handlers.cli import OneLineParser
 
 
@@ -17,13 +18,23 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     socketio_path: str = "/socketio"
-    cors_origins: tuple[str, ...] = ("*",)
+    cors_origins: tuple[str, ...] = ()
+    """Origins a browser page may connect from besides the server's own and loopback; * for any."""
     redis_url: str | None = None
     """When set, Socket.IO emits go through Redis so several nodes serve one set of sessions."""
     redis_channel: str = "metahuman-ai-chat"
     """The pub/sub channel the nodes of one deployment share."""
     tokens: frozenset[str] = field(default=frozenset(), repr=False)
-    """Accepted handshake tokens; empty means no token is required."""
+    """Static handshake tokens, opening any session as any role (METAHUMAN_TOKENS)."""
+    token_secret: bytes | None = field(default=None, repr=False)
+    """The key of signed handshake tokens (METAHUMAN_TOKEN_SECRET); see handlers.auth."""
+    events_per_second: float = 500.0
+    """Sustained client events per connection; beyond it events are dropped (rate_limited)."""
+    event_burst: float = 5000.0
+    max_event_bytes: int = 1024 * 1024
+    """The largest client packet or binary attachment (payload_too_large beyond)."""
+    max_connections_per_session: int = 16
+    max_connections_per_address: int = 256
     max_buffer_seconds: float = 60.0
     max_queued_turns: int = 4
     history_turns: int = 8
@@ -59,16 +70,22 @@ class ServerConfig:
         lines = []
         for item in fields(self):
             value = getattr(self, item.name)
+            if item.name == "token_secret":
+                continue
             if item.name == "tokens":
-                value = (
-                    f"{len(value)} configured" if value else "none (handshake tokens not required)"
-                )
+                value = self.token_policy.describe()
+            elif item.name == "cors_origins" and not value:
+                value = "this server's own origin and loopback"
             elif item.name == "redis_url" and value:
                 value = redact_url(value)
             elif isinstance(value, tuple):
                 value = ", ".join(value)
             lines.append(f"{item.name}: {value}")
         return lines
+
+    @property
+    def token_policy(self) -> TokenPolicy:
+        return TokenPolicy(self.tokens, self.token_secret)
 
 
 def default_turns_in_flight() -> int:
@@ -136,7 +153,7 @@ def parse_config(
         "--cors-origins",
         "CORS_ORIGINS",
         ",".join(defaults.cors_origins),
-        "comma-separated allowed origins, * for any",
+        "comma-separated browser origins allowed besides the server's own and loopback, * for any",
     )
     flag("--redis-url", "REDIS_URL", None, "redis://host:port/db to scale out over several nodes")
     flag(
@@ -210,11 +227,43 @@ def parse_config(
     ]  # fmt: skip
     for name, variable, kind, what in bounds:
         flag("--" + name.replace("_", "-"), variable, getattr(defaults, name), what, kind)
+    flag(
+        "--events-per-second",
+        "EVENTS_PER_SECOND",
+        defaults.events_per_second,
+        "sustained client events per connection",
+        float,
+    )
+    flag("--event-burst", "EVENT_BURST", defaults.event_burst, "client events at once", float)
+    flag(
+        "--max-event-bytes",
+        "MAX_EVENT_BYTES",
+        defaults.max_event_bytes,
+        "largest client packet or attachment",
+        int,
+    )
+    flag(
+        "--max-connections-per-session",
+        "MAX_CONNECTIONS_PER_SESSION",
+        defaults.max_connections_per_session,
+        "clients one session may have on this node",
+        int,
+    )
+    flag(
+        "--max-connections-per-address",
+        "MAX_CONNECTIONS_PER_ADDRESS",
+        defaults.max_connections_per_address,
+        "clients one remote address may have on this node",
+        int,
+    )
     args = parser.parse_args(argv)
     if args.log_format not in LOG_FORMATS:
         parser.error(f"METAHUMAN_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
     # Tokens come only from the environment: a flag would show them in the process list.
-    tokens = frozenset(_split(env.get("METAHUMAN_TOKENS", "")))
+    try:
+        policy = TokenPolicy.from_env(env)
+    except TokenSecretError as exc:
+        parser.error(str(exc))
     return ServerConfig(
         host=args.host,
         port=args.port,
@@ -222,7 +271,13 @@ def parse_config(
         cors_origins=_split(args.cors_origins),
         redis_url=args.redis_url or None,
         redis_channel=args.redis_channel,
-        tokens=tokens,
+        tokens=policy.static_tokens,
+        token_secret=policy.secret,
+        events_per_second=args.events_per_second,
+        event_burst=args.event_burst,
+        max_event_bytes=args.max_event_bytes,
+        max_connections_per_session=args.max_connections_per_session,
+        max_connections_per_address=args.max_connections_per_address,
         max_buffer_seconds=args.max_buffer_seconds,
         max_queued_turns=args.max_queued_turns,
         history_turns=args.history_turns,

@@ -50,6 +50,7 @@ from handlers.providers.base import (
     Transcript,
 )
 from handlers.providers.registry import ProviderRegistry
+from handlers.providers.toolkit import redact
 from handlers.sentences import SentenceSplitter
 from handlers.settings import Settings
 
@@ -232,7 +233,8 @@ class Reply:
     async def _report(self, stage: Stage, provider: str, exc: BaseException) -> None:
         self.timing.failed("provider_error")
         if isinstance(exc, ProviderError):
-            message = f"{provider} {stage} failed: {exc}"
+            # Redacted here too: an adapter's message may quote an upstream body verbatim.
+            message = redact(f"{provider} {stage} failed: {exc}")
         else:
             log.error("%s %s provider crashed", provider, stage, exc_info=exc)
             message = f"{provider} {stage} failed unexpectedly ({type(exc).__name__})"

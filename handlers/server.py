@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import hmac
 import logging
 import os
 import sys
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 import socketio
@@ -21,6 +20,8 @@ from codegen.runtime import Client, ConnectionRefused, register
 from generated.dispatch import ClientEventHandler, Emitter
 from generated.models import (
     ConnectErrorCode,
+    CustomError,
+    ErrorCode,
     Handshake,
     InputBufferAppend,
     ResponseAudioPlayed,
@@ -29,14 +30,20 @@ from generated.models import (
 )
 from handlers import observability as observe
 from handlers.admission import Admission
-from handlers.config import ServerConfig, parse_config
+from handlers.auth import TokenRefused
+from handlers.config import ServerConfig, parse_config, redact_url
+from handlers.connections import ClientErrorLog, ConnectionCounts, client_address
+from handlers.origins import allowed_origins
+from handlers.persistence import SessionPersistence
 from handlers.providers.registry import ProviderRegistry
 from handlers.receivers import ReceiverGuard
-from handlers.scaleout import RedisManager
+from handlers.scaleout import RedisManager, RedisUnavailable, check_redis
 from handlers.serving import StartupError, serve
 from handlers.session import Session, SessionServices
+from handlers.session_store import RedisSessionStore
 from handlers.settings import Settings
 from handlers.web import add_page_routes
+from handlers.wire_guard import BoundedPacket, SafeJson, WireGuard, WireLimits
 
 log = logging.getLogger("metahuman")
 
@@ -44,41 +51,69 @@ log = logging.getLogger("metahuman")
 class ChatServer(ClientEventHandler):
     """Handles the contract's client events; the generated layer validates and routes them."""
 
-    def __init__(self, config: ServerConfig, registry: ProviderRegistry, emitter: Emitter) -> None:
+    def __init__(
+        self,
+        config: ServerConfig,
+        registry: ProviderRegistry,
+        emitter: Emitter,
+        persistence: SessionPersistence | None = None,
+        address_of: Callable[[str], str] = lambda sid: "-",
+    ) -> None:
         self.config = config
         self.registry = registry
         self.emitter = emitter
-        self.services = SessionServices(config, registry, emitter, Admission.from_config(config))
+        self.services = SessionServices(
+            config, registry, emitter, Admission.from_config(config), persistence=persistence
+        )
         self.sessions: dict[str, Session] = {}
         self.defaults = Settings.defaults()
         self.receivers: ReceiverGuard | None = None
         """Releases clients that stopped reading (set by create_app)."""
+        self.tokens = config.token_policy
+        self.connections = ConnectionCounts(
+            config.max_connections_per_session, config.max_connections_per_address
+        )
+        self.client_errors = ClientErrorLog()
+        self._address_of = address_of
+        self._addresses: dict[str, str] = {}
 
     # -- connections ---------------------------------------------------------------------------
 
     async def on_connect(self, client: Client, handshake: Handshake) -> None:
-        if self.config.tokens and not self._token_ok(handshake.token):
-            raise ConnectionRefused(ConnectErrorCode.UNAUTHORIZED, "invalid or missing token")
+        try:
+            self.tokens.check(handshake.token, client.session_id, client.role.value)
+        except TokenRefused as exc:
+            self.client_errors.warning(client.session_id, exc.code, exc.message)
+            raise ConnectionRefused(ConnectErrorCode(exc.code), exc.message) from None
+        address = self._address_of(client.sid)
+        if (refusal := self.connections.refusal(client.session_id, address)) is not None:
+            self.client_errors.warning(client.session_id, "too_many_connections", refusal)
+            raise ConnectionRefused(ConnectErrorCode.TOO_MANY_CONNECTIONS, refusal)
         session = self.sessions.get(client.session_id)
         if session is None:
             session = self.sessions[client.session_id] = Session(
                 client.session_id, self.defaults, self.services, self._forget
             )
             observe.session_opened(client.session_id)
+            persistence = self.services.persistence
+            if persistence is not None:
+                # A session new to this node may have lived on another: take up its state.
+                try:
+                    settings, history = await persistence.restore(client.session_id)
+                except RedisUnavailable:
+                    log.warning("session %s: store unavailable, starting afresh", client.sid)
+                else:
+                    session.restore(settings, history)
+        self.connections.add(client.session_id, address)
+        self._addresses[client.sid] = address
         session.join(client.sid)
         observe.connected(client)
 
-    def _token_ok(self, token: str | None) -> bool:
-        if token is None:
-            return False
-        # Compare against every token so timing does not tell which one nearly matched.
-        matches = [
-            hmac.compare_digest(token.encode(), known.encode()) for known in self.config.tokens
-        ]
-        return any(matches)
-
     async def on_disconnect(self, client: Client) -> None:
         observe.disconnected(client)
+        address = self._addresses.pop(client.sid, None)
+        if address is not None:
+            self.connections.remove(client.session_id, address)
         session = self.sessions.get(client.session_id)
         if session is not None:
             session.leave(client.sid)
@@ -137,14 +172,23 @@ def create_app(
     manager = (
         RedisManager(config.redis_url, channel=config.redis_channel) if config.redis_url else None
     )
-    cors: str | list[str] = "*" if "*" in config.cors_origins else list(config.cors_origins)
+    # The libraries' own loggers, given explicitly: left to themselves, python-socketio and
+    # python-engineio add a second handler of their own, and every line is printed twice.
+    library_log = logging.getLogger("metahuman.socketio")
+    library_log.setLevel(logging.ERROR)
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=manager,
-        cors_allowed_origins=cors,
+        cors_allowed_origins=allowed_origins(config.cors_origins),
         # Handle each client's events in arrival order: audio chunks must not overtake each other.
         async_handlers=False,
-        max_http_buffer_size=8 * 1024 * 1024,
+        # The hard cap (the connection is closed beyond it); the WireGuard's smaller
+        # max_event_bytes answers with payload_too_large first.
+        max_http_buffer_size=max(8 * 1024 * 1024, config.max_event_bytes),
+        serializer=BoundedPacket,
+        json=SafeJson,
+        logger=library_log,
+        engineio_logger=library_log,
     )
     app = web.Application()
     receivers = ReceiverGuard(sio, config.receiver_queue_packets)
@@ -156,10 +200,41 @@ def create_app(
         checks.append(observe.redis_check(config.redis_url))
     observe.add_ops_routes(app, checks)
     emitter = observe.ObservedEmitter(sio)
-    server = ChatServer(config, registry, emitter)
+    persistence = (
+        SessionPersistence(
+            RedisSessionStore(config.redis_url), emitter, history_messages=2 * config.history_turns
+        )
+        if config.redis_url
+        else None
+    )
+    server = ChatServer(
+        config,
+        registry,
+        emitter,
+        persistence,
+        address_of=lambda sid: client_address(sio.get_environ(sid)),
+    )
     server.receivers = receivers
-    emitter.clients = register(sio, server, emitter).clients
+    dispatcher = register(sio, server, emitter)
+    emitter.clients = dispatcher.clients
     observe.observe_refusals(sio)
+
+    async def refuse(sid: str | None, code: str, why: str, event: str | None) -> None:
+        client = dispatcher.clients.get(sid) if sid is not None else None
+        server.client_errors.warning(client.session_id if client else None, code, why)
+        if sid is None:
+            return
+        error = CustomError(code=ErrorCode(code), message=why, event=event)
+        try:
+            await emitter.custom_error(sid, error)
+        except Exception:  # the client may be gone
+            log.debug("could not answer %s", sid)
+
+    WireGuard(
+        sio,
+        WireLimits(config.events_per_second, config.event_burst, config.max_event_bytes),
+        refuse,
+    )
 
     async def start(_: web.Application) -> None:
         receivers.start()
@@ -174,12 +249,17 @@ def create_app(
         await registry.aclose()
         if manager is not None:
             await manager.close()
+        if persistence is not None:
+            await persistence.aclose()
 
     app.on_startup.append(start)
     app.on_shutdown.append(stop)
     app.on_cleanup.append(close_connections)
     return app, server
 
+
+EXIT_NO_REDIS = 3
+"""The exit status when --redis-url names a Redis that does not answer at start."""
 
 GC_THRESHOLDS = (10_000, 10, 10)
 """Generation thresholds of the garbage collector while serving (Python's are 700, 10, 10)."""
@@ -209,6 +289,18 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     print("MetaHuman AI Chat server", file=sys.stderr)
     for line in config.describe():
         print(f"  {line}", file=sys.stderr)
+    if config.token_policy.open:
+        print(
+            "  warning: no METAHUMAN_TOKENS or METAHUMAN_TOKEN_SECRET: the server is open to"
+            " anyone who can reach it",
+            file=sys.stderr,
+        )
+    if config.redis_url is not None:
+        try:
+            asyncio.run(check_redis(config.redis_url))
+        except RedisUnavailable as exc:
+            print(f"  error: redis at {redact_url(config.redis_url)}: {exc}", file=sys.stderr)
+            sys.exit(EXIT_NO_REDIS)
     # Load the embedded engines now, not in the first turn.
     for stage in ("stt", "llm", "tts"):
         reason = asyncio.run(registry.unavailable_reason(stage, "local"))

@@ -18,13 +18,16 @@ from generated.models import (
     InputBufferCommitted,
     InputBufferInitialized,
     SessionUpdate,
+    Stage,
 )
 from handlers.admission import Admission, IdleTimer
 from handlers.audio import AudioFormatError
+from handlers.capabilities import unsupported
 from handlers.config import ServerConfig
 from handlers.limits import TokenBucket
+from handlers.persistence import SessionPersistence
 from handlers.pipeline import Turn
-from handlers.providers.base import CALLER
+from handlers.providers.base import CALLER, ChatMessage
 from handlers.providers.registry import ProviderRegistry
 from handlers.settings import Settings, apply_update, requested_providers
 from handlers.turn_taking import SharedVad, TurnTaking
@@ -43,6 +46,8 @@ class SessionServices:
     """The fair-share policy: turn slots, deadlines, audio budgets, idle timeout."""
     vad: SharedVad = field(default_factory=SharedVad)
     """The process-wide VAD engine (server_vad turn detection), started on first use."""
+    persistence: SessionPersistence | None = None
+    """Where settings and history are written through to (with --redis-url)."""
 
 
 class Session:
@@ -70,6 +75,7 @@ class Session:
             on_idle=self.forget_if_idle,
             admission=services.admission,
             on_delta=self.turn_taking.delta_sent,
+            on_exchange=self._save_exchange if services.persistence is not None else None,
         )
         self._forget = forget
         self.audio_budgets: dict[str, TokenBucket | None] = {}
@@ -93,6 +99,16 @@ class Session:
     def forget_if_idle(self) -> None:
         if self.idle:
             self._forget(self)
+
+    def restore(self, settings: Settings | None, history: list[ChatMessage]) -> None:
+        """Take up the state this session had on another node (before any client event)."""
+        if settings is not None:
+            self.settings = settings
+        self.turns.history.extend(history)
+
+    def _save_exchange(self, item_id: str, user: str, assistant: str) -> None:
+        if self.services.persistence is not None:
+            self.services.persistence.save_exchange(self.session_id, item_id, user, assistant)
 
     # -- clients -------------------------------------------------------------------------------
 
@@ -131,13 +147,16 @@ class Session:
             (stage, name): await registry.unavailable_reason(stage, name)
             for stage, name in requested_providers(update)
         }
-        self.settings = apply_update(
-            self.settings, update, lambda stage, name: reasons[(stage, name)]
-        )
+        updated = apply_update(self.settings, update, lambda stage, name: reasons[(stage, name)])
+        if (problem := unsupported(updated)) is not None:
+            raise ClientError(ErrorCode.UNSUPPORTED_OPTION, problem, stage=Stage.STT)
+        self.settings = updated
         self.turn_taking.configure()
         await self.services.emitter.session_updated(
             self.session_id, self.settings.session_updated(self.session_id)
         )
+        if self.services.persistence is not None:
+            self.services.persistence.save_settings(self.session_id, self.settings)
 
     async def append(self, sid: str, payload: InputBufferAppend) -> None:
         """Add a chunk to the Sender's utterance, starting one (and its recognition) if needed."""

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from handlers.scaleout import REDIS_TIMEOUT_S, RedisUnavailable
 
@@ -46,7 +48,13 @@ class RedisSessionStore:
         self.ttl_s = ttl_s
         self.timeout_s = timeout_s
         self.client = redis.Redis.from_url(
-            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+            url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            # A pooled connection that died with a restarted Redis fails its next command:
+            # retry that once, on a new connection (the whole call stays bounded by _call).
+            retry=Retry(NoBackoff(), 1),
+            retry_on_error=[redis.ConnectionError],
         )
 
     def _keys(self, session_id: str) -> tuple[str, str]:

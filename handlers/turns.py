@@ -52,6 +52,7 @@ class TurnQueue:
         on_idle: Callable[[], None],
         admission: Admission,
         on_delta: DeltaHook | None = None,
+        on_exchange: Callable[[str, str, str], None] | None = None,
     ) -> None:
         self.session_id = session_id
         self.registry = registry
@@ -69,6 +70,8 @@ class TurnQueue:
         self._on_delta = on_delta
         self._last_exchange: tuple[str, ChatMessage, ChatMessage | None] | None = None
         """The last reply remembered: its response id, user message and assistant message."""
+        self._on_exchange = on_exchange
+        """Told (item_id, user, assistant) of each exchange added to the history."""
 
     def __len__(self) -> int:
         """Turns committed and not finished, the one in flight included."""
@@ -148,7 +151,9 @@ class TurnQueue:
             reply.turn.transcription.cancel()
             # Keep what went out: issue 9 cuts it to what the Receiver played.
             if reply.transcript and reply.spoken:
-                self._remember(reply.response_id, reply.transcript, " ".join(reply.spoken))
+                self._remember(
+                    reply.response_id, reply.turn.item_id, reply.transcript, " ".join(reply.spoken)
+                )
             raise
         except Exception:
             reply.timing.failed("internal_error")
@@ -156,12 +161,14 @@ class TurnQueue:
             await self._error(reply.turn, ErrorCode.INTERNAL_ERROR, "the turn failed")
             return
         if exchange is not None:
-            self._remember(reply.response_id, exchange.user, exchange.assistant)
+            self._remember(reply.response_id, reply.turn.item_id, exchange.user, exchange.assistant)
 
-    def _remember(self, response_id: str, user: str, assistant: str) -> None:
+    def _remember(self, response_id: str, item_id: str, user: str, assistant: str) -> None:
         user_message, message = ChatMessage("user", user), ChatMessage("assistant", assistant)
         self.history.extend((user_message, message))
         self._last_exchange = (response_id, user_message, message)
+        if self._on_exchange is not None:
+            self._on_exchange(item_id, user, assistant)
 
     def revise(self, response_id: str, heard: str) -> bool:
         """Make the last reply's assistant message what was heard of it ("" removes it, keeping

@@ -231,7 +231,8 @@ class Dispatcher:
         """
         return bool(self._sio.manager.is_connected(sid, self._namespace))
 
-    async def _connect(self, sid: str, environ: Any, auth: Any = None) -> None:
+    async def _connect(self, sid: str, environ: Any = None, auth: Any = None, *_: Any) -> None:
+        # A client's own `connect` event may come with any number of arguments: all optional.
         if self._sent_by_client(sid):
             await self._unknown("connect", sid)
             return
@@ -258,7 +259,7 @@ class Dispatcher:
             sid, RoomEmitter.room(client.session_id, client.role), namespace=self._namespace
         )
 
-    async def _disconnect(self, sid: str, reason: Any = None) -> None:
+    async def _disconnect(self, sid: str, reason: Any = None, *_: Any) -> None:
         if self._sent_by_client(sid):
             await self._unknown("disconnect", sid)
             return
@@ -270,8 +271,15 @@ class Dispatcher:
         except Exception:
             logger.exception("on_disconnect failed for %s", sid)
 
-    async def _unknown(self, event: str, sid: str, *args: Any) -> None:
-        if sid not in self._clients:
+    async def _unknown(self, event: Any, sid: Any = None, *args: Any) -> None:
+        # The serializer should refuse events that are not named by a string, and "*" (the
+        # catch-all's own key, whose handler python-socketio calls without the event name); if
+        # one gets here anyway it is answered, not raised.
+        if not isinstance(event, str) or not isinstance(sid, str) or sid not in self._clients:
+            if isinstance(event, str) and event in self._clients:
+                await self._error(
+                    event, {"code": "unknown_event", "message": "event not in the contract"}
+                )
             return
         known = event in self._contract.operations
         message = f"{event} is a server event" if known else "event not in the contract"

@@ -12,9 +12,18 @@ exceptions it understands are ``<FAMILY>_ERRORS``.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import threading
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from concurrent.futures import Executor
 from typing import Generic, Literal, TypeVar, cast
 
@@ -41,9 +50,32 @@ MAX_MESSAGE_CHARS = 500
 _KEY_LIKE = re.compile(r"\b(sk|key)-[A-Za-z0-9_*\-]{6,}")
 
 
+# Environment variables whose values are credentials, by name: OPENAI_API_KEY,
+# AWS_SECRET_ACCESS_KEY,
+# AZURE_SPEECH_KEY, METAHUMAN_TOKEN_SECRET, REDIS_PASSWORD, GOOGLE_APPLICATION_CREDENTIALS, ...
+_SECRET_NAME = re.compile(r"KEY|SECRET|TOKEN|PASSW|CREDENTIAL|AUTH|PRIVATE", re.IGNORECASE)
+MIN_SECRET_CHARS = 6
+"""Shorter values ("1", "true", "us") are not worth hiding, and hiding them would garble text."""
+
+
+def environment_secrets(env: Mapping[str, str] | None = None) -> list[str]:
+    """The values of the environment's credential-named variables, longest first (so a value
+    that contains another is removed whole); comma-separated lists count value by value."""
+    env = os.environ if env is None else env
+    values = {
+        part.strip()
+        for name, value in env.items()
+        if _SECRET_NAME.search(name)
+        for part in (value, *value.split(","))
+        if len(part.strip()) >= MIN_SECRET_CHARS
+    }
+    return sorted(values, key=len, reverse=True)
+
+
 def redact(text: str, secrets: Sequence[str] = ()) -> str:
-    """``text`` without the known ``secrets`` or key-shaped strings, cut to a log-friendly size."""
-    for secret in secrets:
+    """``text`` without the known ``secrets``, the value of any credential-named environment
+    variable, or key-shaped strings, cut to a log-friendly size."""
+    for secret in (*secrets, *environment_secrets()):
         if secret:
             text = text.replace(secret, REDACTED)
     return _KEY_LIKE.sub(REDACTED, text)[:MAX_MESSAGE_CHARS]

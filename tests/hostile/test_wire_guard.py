@@ -14,7 +14,7 @@ import pytest
 import socketio
 from aiohttp import web
 
-from handlers.wire_guard import BoundedPacket, MalformedPacket, guard_messages
+from handlers.wire_guard import BoundedPacket, MalformedPacket, WireGuard, WireLimits
 
 
 def test_packet_declaring_many_attachments_is_refused() -> None:
@@ -35,6 +35,26 @@ def test_bad_placeholder_stays_as_sent(num: Any) -> None:
     assert pkt.data == ["e", {"_placeholder": True, "num": num}]
 
 
+@pytest.mark.parametrize(
+    ("encoded", "code"),
+    [
+        ("2[1]", "unknown_event"),
+        ("2[null]", "unknown_event"),
+        ("2[[1]]", "unknown_event"),
+        ('2[{"a":1}]', "unknown_event"),
+        ('2["*"]', "unknown_event"),
+        ("2[]", "invalid_payload"),
+        ('2"text"', "invalid_payload"),
+        ("2{}", "invalid_payload"),
+        ("2 7", "invalid_payload"),
+    ],
+)
+def test_event_without_a_usable_name_is_refused(encoded: str, code: str) -> None:
+    with pytest.raises(MalformedPacket) as refused:
+        BoundedPacket(encoded_packet=encoded)
+    assert refused.value.code == code
+
+
 def test_undecodable_packet_is_malformed() -> None:
     with pytest.raises(MalformedPacket):
         BoundedPacket(encoded_packet='2["unterminated')
@@ -43,10 +63,12 @@ def test_undecodable_packet_is_malformed() -> None:
 class Recorder:
     def __init__(self) -> None:
         self.malformed: list[tuple[str | None, str]] = []
+        self.codes: list[str] = []
         self.events: list[tuple[str, Any]] = []
 
-    async def on_malformed(self, sid: str | None, why: str) -> None:
+    async def on_malformed(self, sid: str | None, code: str, why: str, event: str | None) -> None:
         self.malformed.append((sid, why))
+        self.codes.append(code)
 
 
 @pytest.fixture
@@ -60,7 +82,7 @@ async def server() -> AsyncIterator[tuple[str, Recorder]]:
 
     app = web.Application()
     sio.attach(app, socketio_path="/socketio")
-    guard_messages(sio, recorder.on_malformed)
+    WireGuard(sio, WireLimits(), recorder.on_malformed)
     runner = web.AppRunner(app)
     await runner.setup()
     with socket.socket() as probe:

@@ -45,6 +45,7 @@ from pocketsphinx import Decoder
 
 from generated.catalog import STT
 from handlers.audio import Pcm16Resampler, WholeSamples
+from handlers.capabilities import LOCAL_STT_LANGUAGES
 from handlers.providers.base import (
     CALLER,
     ProviderError,
@@ -459,7 +460,7 @@ def _check_request(request: SttRequest) -> None:
         raise ProviderError(
             f"local speech recognition has one model, {MODEL_NAME!r}; got {request.model!r}"
         )
-    if request.language.lower() not in ("en-us", "en"):
+    if request.language.lower() not in LOCAL_STT_LANGUAGES:
         raise ProviderError(
             f"local speech recognition (pocketsphinx) only understands US English (en-US); "
             f"language {request.language!r} needs a cloud provider"
