@@ -278,9 +278,12 @@ def observe_refusals(sio: socketio.AsyncServer, namespace: str = "/") -> None:
 
     connect = sio.handlers[namespace]["connect"]
 
-    async def observed(sid: str, environ: Any, auth: Any = None) -> Any:
+    async def observed(sid: str, *args: Any) -> Any:
+        # Socket.IO calls it (sid, environ, auth); a client's own "connect" event may bring any
+        # arguments, which the dispatcher answers: pass them through as they came.
+        auth = args[1] if len(args) > 1 else None
         try:
-            return await connect(sid, environ, auth)
+            return await connect(sid, *args)
         except socketio.exceptions.ConnectionRefusedError as exc:
             info = exc.error_args if isinstance(exc.error_args, dict) else {}
             data = info.get("data")
