@@ -8,6 +8,7 @@ Sessions run on the Python that runs nox (3.11 or newer).
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -22,13 +23,39 @@ nox.options.error_on_missing_interpreters = True
 ASYNCAPI_CLI = "@asyncapi/cli@6"
 
 
+# Programs the tests drive as real peers: Redis (scale-out), HAProxy (two nodes behind a
+# balancer), Chromium and Node.js (the browser page). Command -> Debian package.
+TEST_PROGRAMS = {
+    "redis-server": "redis-server",
+    "haproxy": "haproxy",
+    "chromium": "chromium",
+    "node": "nodejs",
+    "npm": "npm",
+}
+
+
+def _install_test_programs(session: nox.Session) -> None:
+    """On a fresh Debian/Ubuntu machine as root, install the programs the tests need; elsewhere
+    the tests that need a missing one fail and say how to install it (they never skip)."""
+    missing = sorted({pkg for cmd, pkg in TEST_PROGRAMS.items() if not shutil.which(cmd)})
+    if not missing:
+        return
+    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
+        session.log(f"installing {', '.join(missing)} with apt-get")
+        session.run("apt-get", "update", "-qq", external=True)
+        session.run("apt-get", "install", "-y", "-qq", *missing, external=True)
+    else:
+        session.warn(f"missing {', '.join(missing)}: install them (e.g. apt-get install ...)")
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """Install everything and run the whole test suite.
 
-    The browser page's test (tests/web) also needs Debian's Chromium (`apt-get install -y
-    chromium`) and Node.js; its npm packages are installed here when npm is present (without
-    npm, that test fails and says how to install it)."""
+    The tests also drive Redis, HAProxy, Chromium and Node.js: installed here with apt-get when
+    missing and run as root on Debian/Ubuntu (elsewhere their tests fail and say how to
+    install them). The page test's npm packages are installed here when npm is present."""
+    _install_test_programs(session)
     session.install("-e", ".[test,codegen]")
     if shutil.which("npm"):
         session.run(
