@@ -138,7 +138,7 @@ def docs(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff and mypy --strict over all Python code."""
-    session.install("-e", ".[test,codegen,lint]")
+    session.install("-e", ".[test,codegen,lint,bench]")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
