@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from pydantic import ValidationError
 
@@ -77,6 +77,15 @@ class SessionPersistence:
             session_id,
             item_id,
             lambda: self.store.append_history(session_id, messages, self.history_messages),
+        )
+
+    def replace_history(self, session_id: str, history: Sequence[ChatMessage]) -> None:
+        """The history as it is now (a reply cut to what was heard, or cleared)."""
+        messages = [{"role": m.role, "content": m.content} for m in history]
+        self._write(
+            session_id,
+            None,
+            lambda: self.store.replace_history(session_id, messages, self.history_messages),
         )
 
     def _write(

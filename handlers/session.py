@@ -106,6 +106,11 @@ class Session:
             self.settings = settings
         self.turns.history.extend(history)
 
+    def history_changed(self) -> None:
+        """The history was revised (barge-in) or cleared: write it through as it is now."""
+        if self.services.persistence is not None:
+            self.services.persistence.replace_history(self.session_id, list(self.turns.history))
+
     def _save_exchange(self, item_id: str, user: str, assistant: str) -> None:
         if self.services.persistence is not None:
             self.services.persistence.save_exchange(self.session_id, item_id, user, assistant)

@@ -98,6 +98,21 @@ class RedisSessionStore:
         pipe.expire(settings_key, self.ttl_s)
         await self._call(pipe.execute())
 
+    async def replace_history(
+        self, session_id: str, messages: Sequence[Mapping[str, str]], keep: int
+    ) -> None:
+        """Make the history ``messages`` (its last ``keep``): after a barge-in cut the reply to
+        what was heard, or after the conversation was cleared (no messages)."""
+        settings_key, history_key = self._keys(session_id)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.delete(history_key)
+        if messages:
+            pipe.rpush(history_key, *(json.dumps(dict(m), separators=(",", ":")) for m in messages))
+            pipe.ltrim(history_key, -keep, -1)
+            pipe.expire(history_key, self.ttl_s)
+        pipe.expire(settings_key, self.ttl_s)
+        await self._call(pipe.execute())
+
     async def clear_history(self, session_id: str) -> None:
         await self._call(self.client.delete(self._keys(session_id)[1]))
 

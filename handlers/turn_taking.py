@@ -502,7 +502,8 @@ class TurnTaking:
         played = playback.played_estimate(now)
         playback.ended = True
         playback.play_end = now
-        self.session.turns.revise(response_id, playback.heard(played))
+        if self.session.turns.revise(response_id, playback.heard(played)):
+            self.session.history_changed()
 
     async def announce(self, payload: ResponseCancelled) -> None:
         """`response.cancelled` to the Receivers (first: they stop playing), then the Senders."""
@@ -524,7 +525,8 @@ class TurnTaking:
         playback.reported(payload.played_ms, self.clock())
         if playback.final and playback.played_ms == playback.audio_ms:
             return  # all of it was heard: the history keeps the whole reply
-        self.session.turns.revise(playback.response_id, playback.heard(playback.played_ms or 0))
+        if self.session.turns.revise(playback.response_id, playback.heard(playback.played_ms or 0)):
+            self.session.history_changed()
 
     async def clear_conversation(self) -> None:
         """`conversation.clear`: stop the reply in flight (or playing) and forget the history."""
@@ -532,3 +534,4 @@ class TurnTaking:
             await self.cancel(CancelReason.CLIENT_CANCEL)
         # The responses stay known: a Receiver may still report what it played of them.
         self.session.turns.forget_history()
+        self.session.history_changed()

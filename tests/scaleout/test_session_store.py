@@ -64,3 +64,15 @@ async def test_unreachable_redis_raises_within_the_timeout() -> None:
     finally:
         await store.aclose()
     assert time.monotonic() - started < 2
+
+
+async def test_history_can_be_replaced_or_emptied(store: RedisSessionStore) -> None:
+    await store.append_history(
+        "s", [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello there"}], 8
+    )
+    await store.replace_history(
+        "s", [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}], 8
+    )
+    assert [m["content"] for m in (await store.load("s")).history] == ["hi", "hello"]
+    await store.replace_history("s", [], 8)
+    assert (await store.load("s")).history == []

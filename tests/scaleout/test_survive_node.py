@@ -169,3 +169,38 @@ def test_a_node_exits_when_redis_is_not_there(capsys: pytest.CaptureFixture[str]
     printed = capsys.readouterr().err
     assert "error: redis at" in printed and "pw-secret-value" not in printed
     assert "the server is open" in printed
+
+
+async def test_what_was_heard_and_a_cleared_conversation_reach_the_store(
+    nodes: list[tuple[str, ChatServer]], redis_server: PrivateRedis
+) -> None:
+    (url_a, chat_a), _ = nodes
+    session = "revised-" + str(free_port())
+    sender, got = await connect(url_a, session)
+    await sender.emit("session.update", {})
+    await next_event(got, "session.updated")
+    live = chat_a.sessions[session]
+    live.turns._remember("resp_1", "item_1", "tell me a story", "Once upon a time there was a fox.")
+    # A barge-in cut the reply to what the Receiver played of it.
+    assert live.turns.revise("resp_1", "Once upon a time")
+    live.history_changed()
+    store = RedisSessionStore(redis_server.url)
+    try:
+        for _ in range(50):
+            stored = await store.load(session)
+            if stored.history and stored.history[-1]["content"] == "Once upon a time":
+                break
+            await asyncio.sleep(0.05)
+        assert [m["content"] for m in stored.history] == ["tell me a story", "Once upon a time"]
+        # conversation.clear: the store forgets it too, so another node does not bring it back.
+        mark = len(got)
+        await sender.emit("conversation.clear")
+        for _ in range(50):
+            if not (await store.load(session)).history:
+                break
+            await asyncio.sleep(0.05)
+        assert (await store.load(session)).history == []
+        assert not [e for e, _ in got[mark:] if e == "custom.error"]
+    finally:
+        await store.aclose()
+        await sender.disconnect()
