@@ -324,6 +324,8 @@ class Session:
         """Cancel everything in progress: waiting turns, the turn in flight, utterances."""
         await self.turn_taking.close()
         if reason == CancelReason.SHUTDOWN and self.turns.in_flight is not None:
+            # Nothing waiting may start while the reply in flight is stopped and announced.
+            self.turns.drop_waiting()
             await self.turn_taking.cancel(CancelReason.SHUTDOWN)
         await self.turns.close(reason)
         for sid in list(self.utterances):

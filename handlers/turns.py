@@ -106,7 +106,7 @@ class TurnQueue:
                         self.admitting.transcription.cancel()
                         self.admitting = None
         finally:
-            self._drop_waiting()
+            self.drop_waiting()
             self.worker = None
             self._on_idle()
 
@@ -219,7 +219,7 @@ class TurnQueue:
 
     async def close(self, reason: str) -> None:
         """Drop the waiting turns, cancel the one in flight, and wait for the worker to end."""
-        self._drop_waiting()
+        self.drop_waiting()
         if self.admitting is not None and self.worker is not None:
             self.worker.cancel()  # waiting for a slot: nothing of it has started
         await self.cancel_response(reason)
@@ -228,11 +228,12 @@ class TurnQueue:
 
     def abandon(self) -> None:
         """Nobody is left to hear the turns: stop them all now, without waiting."""
-        self._drop_waiting()
+        self.drop_waiting()
         if self.worker is not None:
             self.worker.cancel()
 
-    def _drop_waiting(self) -> None:
+    def drop_waiting(self) -> None:
+        """Forget the committed turns that have not started (their recognition is stopped)."""
         for turn in self.waiting:
             turn.transcription.cancel()
         self.waiting.clear()
