@@ -138,6 +138,9 @@ class AllProvidersFailed(ProviderError):
         )
 
 
+ItemT = TypeVar("ItemT")
+
+
 class _Failover(Generic[ProviderT]):
     stage: Stage
 
@@ -175,6 +178,32 @@ class _Failover(Generic[ProviderT]):
             transient=False,
         )
 
+    async def _stream(
+        self, open_stream: Callable[[Candidate[ProviderT]], AsyncIterator[ItemT]]
+    ) -> AsyncGenerator[ItemT, None]:
+        """Each candidate's stream in turn until one ends well; no failover once any of it
+        went out (the client has heard it)."""
+        failures: list[tuple[str, ProviderError]] = []
+        for candidate in self._order():
+            started = False
+            try:
+                stream = _closable(open_stream(candidate))
+                async with contextlib.aclosing(stream):
+                    async for item in stream:
+                        started = True
+                        yield item
+            except ProviderError as error:
+                if started:
+                    raise self._after_output(candidate, error) from error
+                if not error.transient:
+                    raise
+                self._failed(candidate, error)
+                failures.append((candidate.name, error))
+                continue
+            self._served(candidate, len(failures))
+            return
+        raise AllProvidersFailed(self.stage, failures)
+
 
 class FallbackSpeechToText(_Failover[SpeechToText]):
     stage: Stage = "stt"
@@ -200,60 +229,25 @@ class FallbackSpeechToText(_Failover[SpeechToText]):
 class FallbackLanguageModel(_Failover[LanguageModel]):
     stage: Stage = "llm"
 
-    async def respond(self, request: LlmRequest) -> AsyncIterator[str]:
-        failures: list[tuple[str, ProviderError]] = []
-        for candidate in self._order():
+    def respond(self, request: LlmRequest) -> AsyncIterator[str]:
+        def open_stream(candidate: Candidate[LanguageModel]) -> AsyncIterator[str]:
             asked = request if candidate.model is None else _with(request, model=candidate.model)
-            started = False
-            try:
-                deltas = _closable(candidate.provider.respond(asked))
-                async with contextlib.aclosing(deltas):
-                    async for delta in deltas:
-                        started = True
-                        yield delta
-            except ProviderError as error:
-                if started:
-                    raise self._after_output(candidate, error) from error
-                if not error.transient:
-                    raise
-                self._failed(candidate, error)
-                failures.append((candidate.name, error))
-                continue
-            self._served(candidate, len(failures))
-            return
-        raise AllProvidersFailed(self.stage, failures)
+            return candidate.provider.respond(asked)
+
+        return self._stream(open_stream)
 
 
 class FallbackTextToSpeech(_Failover[TextToSpeech]):
     stage: Stage = "tts"
 
-    async def synthesize(self, text: str, request: TtsRequest) -> AsyncIterator[PcmChunk]:
-        failures: list[tuple[str, ProviderError]] = []
-        for candidate in self._order():
+    def synthesize(self, text: str, request: TtsRequest) -> AsyncIterator[PcmChunk]:
+        def open_stream(candidate: Candidate[TextToSpeech]) -> AsyncIterator[PcmChunk]:
             asked = request
             if candidate.model is not None:
                 asked = _with(request, model=candidate.model, voice=candidate.voice or "default")
-            started = False
-            try:
-                pcm = _closable(candidate.provider.synthesize(text, asked))
-                async with contextlib.aclosing(pcm):
-                    async for chunk in pcm:
-                        started = True
-                        yield chunk
-            except ProviderError as error:
-                if started:
-                    raise self._after_output(candidate, error) from error
-                if not error.transient:
-                    raise
-                self._failed(candidate, error)
-                failures.append((candidate.name, error))
-                continue
-            self._served(candidate, len(failures))
-            return
-        raise AllProvidersFailed(self.stage, failures)
+            return candidate.provider.synthesize(text, asked)
 
-
-ItemT = TypeVar("ItemT")
+        return self._stream(open_stream)
 
 
 def _closable(stream: AsyncIterator[ItemT]) -> AsyncGenerator[ItemT, None]:
