@@ -51,8 +51,10 @@ SHARED_AUDIO = SPEECH_DIR
 
 CHAT_REASONING_MODEL = re.compile(r"^(o\d(-|$)|gpt-5|codex-mini)")
 CHAT_NO_SYSTEM_MODEL = re.compile(r"^o1-(mini|preview)")
+# The SDK's ``AudioModel`` (openai-python 3.57, types/audio/transcription_create_params.py).
 TRANSCRIPTION_MODELS = frozenset(
     {
+        "gpt-transcribe",
         "whisper-1",
         "gpt-4o-transcribe",
         "gpt-4o-mini-transcribe",

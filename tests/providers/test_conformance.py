@@ -13,7 +13,7 @@ import asyncio
 import inspect
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +177,24 @@ async def test_happy_path_returns_what_the_service_sent(
     expected = SPEECH.text if entry.stage == "stt" else upstream.answered()
     assert result == expected
     assert upstream.attempts == 1
+
+
+def with_contract_defaults(entry: Entry) -> Entry:
+    """``entry`` asking for what a new session gets: the contract's default model and voice."""
+    row = CATALOG[ContractStage(entry.stage)][entry.name]
+    voice = row.default_voice if row.default_voice is not None else entry.voice
+    return replace(entry, model=row.default_model, voice=voice)
+
+
+@pytest.mark.parametrize("entry", [with_contract_defaults(e) for e in CLOUD], ids=str)
+async def test_the_contracts_default_model_and_voice_are_served(
+    entry: Entry, upstream: Upstream, build: ProviderBuilder[Any]
+) -> None:
+    # A new session asks for these: the fakes refuse what the real APIs refuse, so a default the
+    # provider does not serve fails here, not on a user's first turn.
+    result = await run(build(), entry)
+
+    assert result == (SPEECH.text if entry.stage == "stt" else upstream.answered())
 
 
 @pytest.mark.parametrize("entry", [e for e in ENTRIES if e.upstream is None], ids=str)
