@@ -9,22 +9,33 @@ of text with that text's audio, so the stretch stays local.
 
 from __future__ import annotations
 
+import numpy as np
+import numpy.typing as npt
+
 from generated.models import TimingSource, Viseme
 from handlers.animation.energy import (
     FRAME_MS,
     close_mouth_in_silence,
     frame_rms,
-    silent_runs,
+    silent_runs_of,
     voiced_frames,
 )
 from handlers.animation.timeline import Timeline, VisemeAt, WordSpan, samples_to_ms
+
+FrameRms = npt.NDArray[np.float64]
+"""``frame_rms`` of the audio: what the fits read of it, computed once per frame by the caller."""
 
 
 def estimate_timeline(reference: Timeline, pcm16: bytes, sample_rate: int) -> Timeline:
     """``reference``'s marks (espeak-ng's, for the same text) fitted onto ``pcm16`` (mono PCM16)."""
     duration_ms = samples_to_ms(len(pcm16) // 2, sample_rate)
-    voiced = voiced_frames(frame_rms(pcm16, sample_rate))
-    speech = [i for i, sound in enumerate(voiced.tolist()) if sound]
+    return fit_timeline(reference, frame_rms(pcm16, sample_rate), duration_ms)
+
+
+def fit_timeline(reference: Timeline, rms: FrameRms, duration_ms: float) -> Timeline:
+    """``estimate_timeline`` of audio whose frame energies are ``rms``."""
+    voiced = voiced_frames(rms)
+    speech = np.flatnonzero(voiced).tolist()
     spoken = [m for m in reference.visemes if m.viseme != Viseme.SIL]
     if not speech or not spoken:
         words = tuple(WordSpan(w.text, 0.0, 0.0) for w in reference.words)
@@ -47,7 +58,7 @@ def estimate_timeline(reference: Timeline, pcm16: bytes, sample_rate: int) -> Ti
         visemes.append(VisemeAt(float(real_end), Viseme.SIL))
     words = tuple(WordSpan(w.text, place(w.start_ms), place(w.end_ms)) for w in reference.words)
     fitted = Timeline(tuple(_increasing(visemes)), words, duration_ms, TimingSource.ESTIMATED)
-    return close_mouth_in_silence(fitted, silent_runs(pcm16, sample_rate))
+    return close_mouth_in_silence(fitted, silent_runs_of(voiced))
 
 
 def _increasing(marks: list[VisemeAt]) -> list[VisemeAt]:
@@ -68,8 +79,29 @@ def estimate_prefix(reference: Timeline, pcm16: bytes, sample_rate: int) -> Time
     starts; the mouth rests wherever the audio so far is silent.
     """
     duration_ms = samples_to_ms(len(pcm16) // 2, sample_rate)
-    voiced = voiced_frames(frame_rms(pcm16, sample_rate)).tolist()
-    first = next((i for i, sound in enumerate(voiced) if sound), None)
+    return fit_prefix(reference, frame_rms(pcm16, sample_rate), duration_ms)
+
+
+def fit_prefix(reference: Timeline, rms: FrameRms, duration_ms: float) -> Timeline:
+    """``estimate_prefix`` of audio whose frame energies are ``rms``."""
+    return place_prefix(reference, prefix_voicing(rms), duration_ms)
+
+
+Voicing = tuple[int | None, tuple[tuple[float, float], ...]]
+"""What a prefix fit reads of the audio: its first voiced frame and its silent runs."""
+
+
+def prefix_voicing(rms: FrameRms) -> Voicing:
+    """The part of ``rms`` a prefix fit depends on: a stream refits only when this changes."""
+    voiced = voiced_frames(rms)
+    speech = np.flatnonzero(voiced)
+    return (int(speech[0]) if speech.size else None), tuple(silent_runs_of(voiced))
+
+
+def place_prefix(reference: Timeline, voicing: Voicing, duration_ms: float) -> Timeline:
+    """``reference``'s marks at its own pace from the first voiced frame, the mouth resting in
+    the silent runs (``voicing``)."""
+    first, runs = voicing
     spoken = [m for m in reference.visemes if m.viseme != Viseme.SIL]
     if first is None or not spoken:
         words = tuple(WordSpan(w.text, 0.0, 0.0) for w in reference.words)
@@ -81,4 +113,4 @@ def estimate_prefix(reference: Timeline, pcm16: bytes, sample_rate: int) -> Time
     ]
     words = tuple(WordSpan(w.text, max(0.0, w.start_ms), max(0.0, w.end_ms)) for w in placed.words)
     fitted = Timeline(tuple(_increasing(visemes)), words, duration_ms, TimingSource.ESTIMATED)
-    return close_mouth_in_silence(fitted, silent_runs(pcm16, sample_rate))
+    return close_mouth_in_silence(fitted, list(runs))

@@ -14,6 +14,8 @@ or a stream of chunks.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -124,6 +126,7 @@ class DeltaAligner:
     """Where the last appended stretch starts: (ms, index in _visemes, index in _words)."""
 
     def append(self, timeline: Timeline) -> None:
+        self._drop_marks_after_the_audio()
         self._stretch = (self._audio_end_ms, len(self._visemes), len(self._words))
         placed = timeline.shifted(self._audio_end_ms)
         self._visemes.extend(placed.visemes)
@@ -142,6 +145,16 @@ class DeltaAligner:
         self._audio_end_ms = start_ms
         self.append(timeline)
 
+    def _drop_marks_after_the_audio(self) -> None:
+        """A streamed stretch's estimate runs ahead of its audio; what follows its end is the
+        next stretch's: the marks stay in time order (``take`` relies on it)."""
+        while self._visemes and self._visemes[-1].at_ms >= self._audio_end_ms:
+            self._visemes.pop()
+
+    def lengthen(self, duration_ms: float) -> None:
+        """The last appended stretch's audio is ``duration_ms`` long now; its marks stay."""
+        self._audio_end_ms = self._stretch[0] + duration_ms
+
     @property
     def words(self) -> tuple[WordSpan, ...]:
         """Every word appended so far, on the response's clock (ms from its first sample)."""
@@ -149,6 +162,7 @@ class DeltaAligner:
 
     def append_silence(self, duration_ms: float) -> None:
         """Audio with no marks (a pause the pipeline inserts): the mouth rests."""
+        self._drop_marks_after_the_audio()
         self._visemes.append(VisemeAt(self._audio_end_ms, Viseme.SIL))
         self._audio_end_ms += duration_ms
 
@@ -197,12 +211,14 @@ def _cut(
     marks: list[VisemeMark] = []
     # Before the first mark the mouth rests; with no marks at all there is nothing to say.
     current: Viseme | None = Viseme.SIL if visemes else None
-    for mark in visemes:
+    # The marks are in time order: skip those before the delta (a response has hundreds, cut
+    # into tens of deltas) except the last, the shape held as the delta starts.
+    first = bisect.bisect_right(visemes, start_ms, key=_at_ms)
+    if first:
+        current = visemes[first - 1].viseme
+    for mark in itertools.islice(visemes, first, None):
         if mark.at_ms >= end_ms:
             break
-        if mark.at_ms <= start_ms:
-            current = mark.viseme  # the shape held as the delta starts
-            continue
         if current is not None and not marks:
             marks.append(VisemeMark(offset_ms=0, id=current))
         offset = min(length - 1, math.floor(mark.at_ms - start_ms))
@@ -222,6 +238,10 @@ def _cut(
             continued = True
         cut_words.append(WordTiming(text=word.text, offset_ms=offset, duration_ms=duration))
     return DeltaTimings(tuple(marks), tuple(cut_words), source, continued)
+
+
+def _at_ms(mark: VisemeAt) -> float:
+    return mark.at_ms
 
 
 def _add_viseme(marks: list[VisemeMark], offset: int, viseme: Viseme) -> None:

@@ -7,7 +7,8 @@ sentence in ``chain`` and ``stream`` modes) and cuts each delta's marks as it is
 Where a stretch's marks come from, best first: the provider's (``PcmChunk.timeline``: espeak-ng's
 events, Polly's speech marks), else an estimate (:mod:`.estimate`): espeak-ng speaks the same
 text on its own thread, started as the stretch starts so it runs beside the provider's synthesis,
-and its marks are fitted onto the real audio off the event loop. A whole stretch (``single``,
+and its marks are fitted onto the real audio (on the loop: the audio's frame energies are
+computed once, as its chunks come, and a fit reads only them). A whole stretch (``single``,
 ``chain``) is fitted end to end; a streamed one keeps the reference's pace from the audio's first
 sound, the mouth closed where the audio so far is silent. Timings never hold audio back for a
 provider that has its own: a chunk that comes before them goes with what is known by then.
@@ -20,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 
 from generated.models import (
@@ -31,7 +32,14 @@ from generated.models import (
     VisemeMark,
     WordTiming,
 )
-from handlers.animation.estimate import estimate_prefix, estimate_timeline
+from handlers.animation.energy import FrameEnergy
+from handlers.animation.estimate import (
+    FrameRms,
+    Voicing,
+    fit_timeline,
+    place_prefix,
+    prefix_voicing,
+)
 from handlers.animation.timeline import DeltaAligner, Timeline, VisemeAt, WordSpan, samples_to_ms
 from handlers.providers.base import PcmChunk, TimingsWanted
 
@@ -95,11 +103,15 @@ class Stretch:
     def __init__(self, timings: ReplyTimings, text: str) -> None:
         self._timings = timings
         self._text = text
-        self._pcm = bytearray()
-        self._sample_rate = 0
+        self._energy: FrameEnergy | None = None
+        """The audio so far, as its frames' energies (at its first chunk's rate)."""
         self._appended = False
         self._chunks_without_marks = 0
         self._reference: asyncio.Task[Timeline] | None = None
+        self._prefix: tuple[Voicing, Timeline] | None = None
+        """The last prefix fit and the voicing it was fitted to (a stream's audio grows by
+        chunks; its fit changes only when a silence or the first sound is found)."""
+        self._placed: Timeline | None = None
 
     async def add_clip(self, chunks: Sequence[PcmChunk]) -> None:
         """All of the call's chunks, sent as one delta (``single``, ``chain``)."""
@@ -108,8 +120,10 @@ class Stretch:
         for chunk in chunks:
             self._extend(chunk)
         timeline = _last_timeline(chunks)
-        if timeline is None and self._pcm:
-            timeline = await self._estimate(estimate_timeline)
+        if timeline is None and self._energy is not None and self._energy.samples:
+            reference = await self._estimate()
+            if reference is not None:
+                timeline = fit_timeline(reference, self._energy.rms, self._duration_ms())
         self._place(timeline)
 
     async def add(self, chunk: PcmChunk) -> None:
@@ -118,9 +132,24 @@ class Stretch:
             return
         self._extend(chunk)
         timeline = chunk.timeline
-        if timeline is None and self._pcm and self._may_estimate():
-            timeline = await self._estimate(estimate_prefix)
+        if (
+            timeline is None
+            and self._energy is not None
+            and self._energy.samples
+            and self._may_estimate()
+        ):
+            reference = await self._estimate()
+            if reference is not None:
+                timeline = self._fit_prefix(reference, self._energy.rms)
         self._place(timeline)
+
+    def _fit_prefix(self, reference: Timeline, rms: FrameRms) -> Timeline:
+        # On the loop: the frames' energies were computed once, as the audio came, and the fit
+        # reads only them (tens of microseconds; a thread hop per chunk cost more).
+        voicing = prefix_voicing(rms)
+        if self._prefix is None or self._prefix[0] != voicing:
+            self._prefix = voicing, place_prefix(reference, voicing, self._duration_ms())
+        return self._prefix[1]
 
     def _may_estimate(self) -> bool:
         """A provider with timings of its own (Polly, before its marks are in) does not make a
@@ -146,35 +175,43 @@ class Stretch:
                 await self._reference
 
     def _extend(self, chunk: PcmChunk) -> None:
-        if not self._sample_rate:
-            self._sample_rate = chunk.sample_rate
-        if chunk.sample_rate == self._sample_rate:
-            self._pcm += chunk.pcm
+        if self._energy is None:
+            self._energy = FrameEnergy(chunk.sample_rate)
+        rate = self._energy.sample_rate
+        if chunk.sample_rate == rate:
+            self._energy.extend(chunk.pcm)
         else:  # a provider that changes rate mid-call: keep its time, not its samples
-            self._pcm += bytes(
-                2 * round(len(chunk.pcm) // 2 * self._sample_rate / chunk.sample_rate)
-            )
+            self._energy.extend(bytes(2 * round(len(chunk.pcm) // 2 * rate / chunk.sample_rate)))
 
     def _place(self, timeline: Timeline | None) -> None:
         """``timeline`` over exactly the audio so far (a provider's last mark may fall a little
         before or after its end); with no marks the mouth rests."""
-        duration_ms = samples_to_ms(len(self._pcm) // 2, self._sample_rate or 1)
+        duration_ms = self._duration_ms()
+        aligner = self._timings._aligner
+        if timeline is not None and timeline is self._placed:
+            aligner.lengthen(duration_ms)  # the same marks over more audio
+            return
+        self._placed = timeline
         if timeline is None:
             timeline = Timeline((VisemeAt(0.0, Viseme.SIL),), (), 0.0, TimingSource.ESTIMATED)
         timeline = replace(timeline, duration_ms=duration_ms)
-        aligner = self._timings._aligner
         if self._appended:
             aligner.revise(timeline)
         else:
             aligner.append(timeline)
             self._appended = True
 
-    async def _estimate(self, fit: Fit) -> Timeline | None:
+    def _duration_ms(self) -> float:
+        if self._energy is None:
+            return 0.0
+        return samples_to_ms(self._energy.samples, self._energy.sample_rate)
+
+    async def _estimate(self) -> Timeline | None:
+        """The reference to fit onto the audio (None if espeak-ng could not make it)."""
         try:
             self.start_reference()
             assert self._reference is not None
-            reference = await asyncio.shield(self._reference)
-            return await asyncio.to_thread(fit, reference, bytes(self._pcm), self._sample_rate)
+            return await asyncio.shield(self._reference)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -183,9 +220,6 @@ class Stretch:
                 "could not estimate timings for %d characters", len(self._text), exc_info=True
             )
             return None
-
-
-Fit = Callable[[Timeline, bytes, int], Timeline]
 
 
 async def _reference(text: str, speed: float) -> Timeline:

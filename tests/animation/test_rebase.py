@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 
@@ -184,3 +185,41 @@ def test_a_revised_stretch_replaces_its_marks_and_keeps_earlier_ones() -> None:
     assert second.source is TimingSource.PROVIDER  # the revision's source replaced the partial's
     assert [w.text for w in aligner.words] == ["Hello ", "there.", "bye"]
     assert aligner.words[-1].start_ms == 750  # on the response's clock
+
+
+def test_a_stretch_whose_estimate_ran_past_its_audio_does_not_hide_the_next_ones_marks() -> None:
+    # A streamed sentence's estimate keeps espeak-ng's pace and may run past the audio that
+    # came; the next sentence's marks start where that audio ends.
+    aligner = DeltaAligner()
+    aligner.append(
+        Timeline(
+            (VisemeAt(0, V.SIL), VisemeAt(10, V.AA), VisemeAt(350, V.OH), VisemeAt(420, V.E)),
+            (),
+            300,
+            TimingSource.ESTIMATED,
+        )
+    )
+    aligner.append(
+        Timeline(
+            (VisemeAt(0, V.SIL), VisemeAt(20, V.PP), VisemeAt(60, V.E)),
+            (),
+            200,
+            TimingSource.ESTIMATED,
+        )
+    )
+
+    first = aligner.take(300 * 16, 16_000)
+    second = aligner.take(200 * 16, 16_000)
+
+    assert pairs(first.visemes) == [(0, "sil"), (10, "aa")]
+    assert pairs(second.visemes) == [(0, "sil"), (20, "PP"), (60, "E")]
+
+
+def test_lengthen_keeps_the_marks_over_more_audio() -> None:
+    aligner = DeltaAligner()
+    aligner.append(replace(HELLO_THERE, duration_ms=100))
+    aligner.lengthen(700)
+
+    whole = aligner.take(700 * 16, 16_000)
+
+    assert pairs(whole.visemes) == pairs(rebase(HELLO_THERE, [700 * 16], 16_000)[0].visemes)
