@@ -17,7 +17,18 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from bench import capacity, conversation, embedded, latency, memory, profile, sphinx, turns, vad
+from bench import (
+    capacity,
+    conversation,
+    embedded,
+    latency,
+    memory,
+    profile,
+    sdk,
+    sphinx,
+    turns,
+    vad,
+)
 from bench.common import (
     JSON,
     RESULTS_DIR,
@@ -45,8 +56,9 @@ SUITES: dict[str, Suite] = {
     "profile": profile.run,
     "sphinx": sphinx.run,
     "turns": turns.run,
+    "sdk": sdk.run,
 }
-ON_REQUEST = frozenset({"loops"})
+ON_REQUEST = frozenset({"loops", "sdk"})
 """Suites that run only when named with --only (a what-if comparison, not a figure we promise)."""
 
 NOTES = """\

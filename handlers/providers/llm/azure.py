@@ -24,6 +24,7 @@ from openai import AsyncAzureOpenAI
 from handlers.providers.base import CallPolicy, require_env
 from handlers.providers.lifecycle import Lifecycle, load_lifecycle
 from handlers.providers.llm.openai import OpenAICompatibleLanguageModel, is_reasoning_model
+from handlers.providers.openai_common import openai_http_client
 
 DEFAULT_API_VERSION = "2024-10-21"
 
@@ -61,6 +62,7 @@ class AzureOpenAILanguageModel(OpenAICompatibleLanguageModel):
             api_version=api_version,
             timeout=policy.timeout_s,
             max_retries=policy.max_retries,
+            http_client=openai_http_client(),
         )
         return cls(
             client, secrets=[api_key], api_version=api_version, lifecycle=load_lifecycle(env)

@@ -28,6 +28,7 @@ from openai import AsyncOpenAI
 from handlers.providers.base import CallPolicy, require_env
 from handlers.providers.lifecycle import load_lifecycle
 from handlers.providers.llm.openai import OpenAICompatibleLanguageModel
+from handlers.providers.openai_common import openai_http_client
 
 
 class GatewayLanguageModel(OpenAICompatibleLanguageModel):
@@ -49,6 +50,7 @@ class GatewayLanguageModel(OpenAICompatibleLanguageModel):
             base_url=values[0],
             timeout=policy.timeout_s,
             max_retries=policy.max_retries,
+            http_client=openai_http_client(),
         )
         return cls(
             client,
