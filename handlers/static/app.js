@@ -4,13 +4,16 @@
 //   response.text          -> the reply, shown
 //   response.audio.delta   -> pcm16 (24 kHz) played gaplessly through a small jitter buffer;
 //                             `visemes: [{offsetMs, id}]` (when a delta has them) drive the mouth
-//   response.cancelled     -> the reply stops at once (barge-in, response.cancel)
+//   response.cancelled     -> the reply stops at once (barge-in, response.cancel): its scheduled
+//                             audio is stopped, later deltas of it dropped
 //   custom.error           -> shown
-// and sends response.audio.played {responseId, playedMs} when a reply ends or is stopped.
+// and sends response.audio.played {responseId, playedMs} when a reply ends or is stopped, with
+// what the AudioContext's clock says was played (not what was received).
 // Sender (auth {role: "sender", sessionId}) sends
 //   session.update         -> settings from /catalog.json (and turnDetection for server VAD)
 //   input.buffer.append    -> binary PCM16 LE mono at inputAudio.sampleRate, 20 ms chunks
 //   input.buffer.commit    -> push-to-talk release, or ~700 ms of silence (hands-free, page VAD)
+//   response.cancel        -> the stop control (button, Escape): the reply playing stops at once
 // and gets session.updated, input.buffer.initialized, request.transcribe.done (the transcript),
 // custom.error and, with server VAD, input.speech.started/stopped and input.buffer.committed.
 //
@@ -47,7 +50,9 @@ const page = (window.metahumanPage = {
   scheduledSeconds: 0,
   underruns: 0, // deltas after a response's first that came after the audio before them ended
   visemesScheduled: 0,
-  cancelled: 0, // response.cancelled received (barge-in, response.cancel)
+  cancelled: [], // response.cancelled payloads the Receiver got (barge-in, response.cancel)
+  cancelsSent: [], // response.cancel sent by the stop control: the responseId named, or null
+  dropped: 0, // deltas of a stopped response that came after it was stopped (not played)
   played: [], // response.audio.played sent: {responseId, playedMs}
   sessionUpdated: null,
 });
@@ -88,12 +93,28 @@ const VISEME_MOUTH = {
   aa: [0.9, 0.6], E: [0.55, 0.7], I: [0.42, 0.66], O: [0.7, 0.38], U: [0.48, 0.3],
 };
 
+// How much of a response the avatar played, in ms, at context time `now`: each of its buffers
+// counts from its scheduled start to now (or its end), so gaps between deltas (underruns) and
+// audio received but not yet reached do not count. Rounded down: never more than was played.
+function playedMs(response, now) {
+  let seconds = 0;
+  for (const { startAt, duration, ended } of response.buffers) {
+    seconds += ended ? duration : Math.min(duration, Math.max(0, now - startAt));
+  }
+  return Math.floor(seconds * 1000 + 1e-6);
+}
+
+const RESPONSES_KEPT = 16; // responses remembered, to drop late deltas of a stopped one
+
 class Player {
-  constructor() {
+  constructor(onPlayed) {
     this.ctx = null;
     this.nextStart = 0; // context time where the next delta starts
     this.visemes = []; // [{at (context time), id}] in time order
-    this.response = null; // {id, startAt, sentMs, sources}: the response being played
+    // responseId -> {id, state: playing | ended | stopped, buffers: [{source, startAt,
+    // duration, ended}], final, playedMs}; in arrival order.
+    this.responses = new Map();
+    this.onPlayed = onPlayed; // (responseId, playedMs): played to its end
   }
 
   context() {
@@ -111,9 +132,38 @@ class Player {
     return this.ctx !== null && this.nextStart > this.ctx.currentTime;
   }
 
+  // The response whose deltas are being played (the latest not yet ended or stopped), or null.
+  current() {
+    let latest = null;
+    for (const response of this.responses.values()) {
+      if (response.state === "playing") latest = response.id;
+    }
+    return latest;
+  }
+
+  track(responseId) {
+    let response = this.responses.get(responseId);
+    if (!response) {
+      response = { id: responseId, state: "playing", buffers: [], final: false, playedMs: 0 };
+      this.responses.set(responseId, response);
+      for (const [id, old] of this.responses) {
+        if (this.responses.size <= RESPONSES_KEPT) break;
+        if (old.state !== "playing") this.responses.delete(id);
+      }
+    }
+    return response;
+  }
+
   enqueue(delta) {
+    const response = this.track(delta.responseId);
+    if (response.state !== "playing") {
+      page.dropped++; // a delta of a response already stopped (or over): never played
+      return;
+    }
+    if (delta.final) response.final = true;
     if (delta.format !== "pcm16") {
       log("note", "receiver:", `cannot play ${delta.format} deltas; the page asks for pcm16`);
+      this.endIfPlayed(response); // what it could not play was not heard
       return;
     }
     const audio = delta.audio; // an ArrayBuffer from socket.io-client; a view from elsewhere
@@ -121,7 +171,10 @@ class Player {
     const bytes = ArrayBuffer.isView(audio) ? audio.buffer : audio;
     const length = (ArrayBuffer.isView(audio) ? audio.byteLength : bytes.byteLength) & ~1;
     const samples = new Int16Array(bytes.slice(start, start + length));
-    if (samples.length === 0) return; // a final delta may be empty
+    if (samples.length === 0) {
+      this.endIfPlayed(response); // a final delta may be empty
+      return;
+    }
     const ctx = this.context();
     const buffer = ctx.createBuffer(1, samples.length, delta.sampleRate);
     const channel = buffer.getChannelData(0);
@@ -134,12 +187,13 @@ class Player {
       if (delta.sequence > 0) page.underruns++;
       this.nextStart = ctx.currentTime + JITTER_S;
     }
+    const scheduled = { source, startAt: this.nextStart, duration: buffer.duration, ended: false };
+    response.buffers.push(scheduled);
+    source.onended = () => {
+      scheduled.ended = response.state === "playing"; // a stopped buffer did not play to its end
+      this.endIfPlayed(response);
+    };
     source.start(this.nextStart);
-    if (!this.response || this.response.id !== delta.responseId) {
-      this.response = { id: delta.responseId, startAt: this.nextStart, sentMs: 0, sources: [] };
-    }
-    this.response.sources.push(source);
-    this.response.sentMs += buffer.duration * 1000;
     for (const { offsetMs, id } of delta.visemes || []) {
       this.visemes.push({ at: this.nextStart + offsetMs / 1000, id });
       page.visemesScheduled++;
@@ -148,26 +202,29 @@ class Player {
     page.scheduledSeconds += buffer.duration;
   }
 
-  // Stop the response now (response.cancelled: barge-in); how much of it was played, or null.
-  stop(responseId) {
-    const response = this.response;
-    if (!this.ctx || !response || response.id !== responseId) return null;
-    const now = this.ctx.currentTime;
-    for (const source of response.sources) source.stop();
-    this.nextStart = Math.min(this.nextStart, now);
-    this.visemes = this.visemes.filter((mark) => mark.at <= now);
-    this.response = null;
-    return Math.round(Math.max(0, Math.min((now - response.startAt) * 1000, response.sentMs)));
+  // Once the final delta is in and every buffer has played out: the whole length, reported.
+  endIfPlayed(response) {
+    if (response.state !== "playing" || !response.final) return;
+    if (!response.buffers.every((b) => b.ended)) return;
+    response.state = "ended";
+    response.playedMs = playedMs(response, this.ctx ? this.ctx.currentTime : 0);
+    this.onPlayed(response.id, response.playedMs);
   }
 
-  // Call back with the response's whole length once its final delta has been played.
-  whenPlayed(responseId, report) {
-    const response = this.response;
-    if (!this.ctx || !response || response.id !== responseId) return;
-    const left = Math.max(0, this.nextStart - this.ctx.currentTime);
-    setTimeout(() => {
-      if (this.response === response) report(Math.round(response.sentMs));
-    }, left * 1000);
+  // Stop a response now (the stop control, response.cancelled): its scheduled buffers are
+  // stopped, later deltas of it dropped. Returns how much of it was played, by the context's
+  // clock; for one already stopped or ended, what it played then; for one never heard of, 0.
+  stop(responseId) {
+    const response = this.track(responseId);
+    if (response.state !== "playing") return response.playedMs;
+    const now = this.ctx ? this.ctx.currentTime : 0;
+    response.playedMs = playedMs(response, now); // before stop(): its onended marks nothing
+    response.state = "stopped";
+    for (const { source, ended } of response.buffers) if (!ended) source.stop();
+    // Later responses' buffers are not touched; this one's tail no longer holds the timeline.
+    if (this.current() === null) this.nextStart = Math.min(this.nextStart, now);
+    this.visemes = this.visemes.filter((mark) => mark.at <= now);
+    return response.playedMs;
   }
 
   // [opening, width] of the mouth now: the current viseme if any, else the audio level.
@@ -186,8 +243,29 @@ class Player {
   }
 }
 
-const player = new Player();
+const player = new Player((responseId, ms) => reportPlayed(responseId, ms));
 let opening = 0;
+
+// response.audio.played: how much of a response the avatar played (by the audio clock). Sent
+// when it plays to its end, when it is stopped, and again on its response.cancelled: the server
+// cuts the history by its own estimate when it cancels, and the page's figure should be the
+// last word (the contract lets a Receiver report more than once).
+function reportPlayed(responseId, playedMs) {
+  if (typeof responseId !== "string" || !receiver || !receiver.connected) return;
+  page.played.push({ responseId, playedMs });
+  receiver.responseAudioPlayed({ responseId, playedMs });
+}
+
+// The stop control: response.cancel for the response playing (the one in flight when none
+// plays yet). The avatar stops at once, without waiting for the server's response.cancelled.
+function stopReply() {
+  if (!sender || !sender.connected) return;
+  const responseId = player.current();
+  sender.responseCancel(responseId === null ? {} : { responseId });
+  page.cancelsSent.push(responseId);
+  log("note", "sender:", "stop (response.cancel)");
+  if (responseId !== null) reportPlayed(responseId, player.stop(responseId));
+}
 
 function animateMouth() {
   const [target, width] = player.mouth();
@@ -476,12 +554,16 @@ function setUpControls() {
       pressTalk();
     }
   });
+  document.addEventListener("keydown", (e) => {
+    if (e.code === "Escape") stopReply();
+  });
   document.addEventListener("keyup", (e) => {
     if (e.code === "Space" && !typing(e)) {
       e.preventDefault(); // not also a click on the focused button
       releaseTalk();
     }
   });
+  $("stop").addEventListener("click", stopReply);
   $("listen").addEventListener("click", () => {
     unlockAudio();
     turns.listening ? stopListening() : startListening();
@@ -506,6 +588,7 @@ function unlockAudio() {
 
 const microphone = new Microphone(onChunk);
 let sender = null;
+let receiver = null;
 
 async function main() {
   $("session").textContent = `session ${page.sessionId}`;
@@ -518,27 +601,21 @@ async function main() {
   setUpControls();
 
   // The Receiver first, so it is there when the Sender's first reply goes out.
-  const receiver = connect("receiver", config.socketioPath);
+  receiver = connect("receiver", config.socketioPath);
   receiver.on("response.text", ({ text }) => {
     page.replies.push(text);
     log("reply", "Reply:", text);
   });
-  const reportPlayed = (responseId, playedMs) => {
-    page.played.push({ responseId, playedMs });
-    receiver.emit("response.audio.played", { responseId, playedMs });
-  };
   receiver.on("response.audio.delta", (delta) => {
     page.deltas++;
-    player.enqueue(delta);
-    if (delta.final) player.whenPlayed(delta.responseId, (ms) => reportPlayed(delta.responseId, ms));
+    player.enqueue(delta); // reports response.audio.played once the final delta has played
     showStats();
   });
   // Barge-in or response.cancel: the avatar stops at once and says how much it played.
-  receiver.on("response.cancelled", ({ responseId, reason }) => {
-    page.cancelled++;
-    log("note", "receiver:", `reply stopped (${reason})`);
-    const playedMs = player.stop(responseId);
-    if (playedMs !== null) reportPlayed(responseId, playedMs);
+  receiver.on("response.cancelled", (cancelled) => {
+    page.cancelled.push(cancelled);
+    log("note", "receiver:", `reply stopped (${cancelled.reason})`);
+    reportPlayed(cancelled.responseId, player.stop(cancelled.responseId));
   });
 
   sender = connect("sender", config.socketioPath);

@@ -9,6 +9,17 @@
 //   node drive_page.mjs --url URL --screenshot FILE --load-only   (what the page shows once both
 //       sockets are connected or refused; with --empty-commit, once the Sender committed
 //       nothing and the page shows the custom.error it got)
+//   ... --wav FILE --stop-after-ms MS   (a turn; once MS of the reply have played, a click on
+//       the page's stop control and a late delta of that response handed to the page's
+//       Receiver; then what the page recorded once the server's response.cancelled is in and
+//       1 s more has passed)
+//   ... --wav FILE --until-played   (a turn; what the page recorded once it says it played
+//       the reply to its end, response.audio.played)
+//
+// The output also carries `webAudio`: every AudioBufferSourceNode start() and stop() the page
+// made, in order ({op, node, at: context time of the call, when, duration}), recorded by
+// wrapping the Web Audio API before the page loads; and with --stop-after-ms, `stopClick`:
+// {before, after}, the context time just before the click and just after it was handled.
 import { chromium } from "playwright-core";
 import { parseArgs } from "node:util";
 
@@ -25,6 +36,8 @@ const { values: args } = parseArgs({
     visemes: { type: "boolean", default: false },
     "load-only": { type: "boolean", default: false },
     "empty-commit": { type: "boolean", default: false },
+    "stop-after-ms": { type: "string" },
+    "until-played": { type: "boolean", default: false },
     "timeout-ms": { type: "string", default: "60000" },
   },
 });
@@ -43,8 +56,11 @@ const browser = await chromium.launch({
 });
 const console_ = [];
 let result = null;
+let stopClick = null;
+let webAudio = [];
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  await context.addInitScript(recordWebAudio);
   const page = await context.newPage();
   page.on("console", (m) => console_.push(`${m.type()}: ${m.text()}`));
   page.on("pageerror", (e) => console_.push(`pageerror: ${e.message}`));
@@ -67,11 +83,38 @@ try {
     result = await pageState(page);
   }
   else result = await talk(page);
+  webAudio = await page.evaluate(() => window.__webAudio);
   await page.screenshot({ path: args.screenshot });
 } finally {
   await browser.close();
 }
-console.log(JSON.stringify({ page: result, console: console_ }));
+console.log(JSON.stringify({ page: result, console: console_, webAudio, stopClick }));
+
+// In the page, before its scripts: log the start() and stop() calls of every buffer source.
+function recordWebAudio() {
+  const calls = (window.__webAudio = []);
+  const { start, stop } = AudioBufferSourceNode.prototype;
+  let nodes = 0;
+  AudioBufferSourceNode.prototype.start = function (when = 0, ...rest) {
+    this.__node = nodes++;
+    const at = this.context.currentTime;
+    calls.push({ op: "start", node: this.__node, at, when, duration: this.buffer.duration });
+    return start.call(this, when, ...rest);
+  };
+  AudioBufferSourceNode.prototype.stop = function (...rest) {
+    calls.push({ op: "stop", node: this.__node, at: this.context.currentTime });
+    return stop.call(this, ...rest);
+  };
+  // Seconds of the sources started so far that have sounded by context time `now` (each from
+  // its start time to `now` or its end), were none of them stopped.
+  window.__soundedSeconds = (now) => {
+    let seconds = 0;
+    for (const call of calls) {
+      if (call.op === "start") seconds += Math.min(call.duration, Math.max(0, now - call.when));
+    }
+    return seconds;
+  };
+}
 
 // One spoken turn; what the page recorded once it shows the reply and plays it.
 async function talk(page) {
@@ -100,6 +143,11 @@ async function talk(page) {
       null,
       { timeout },
     );
+    if (args["stop-after-ms"]) return await stopMidReply(page, Number(args["stop-after-ms"]));
+    if (args["until-played"]) {
+      await page.waitForFunction(() => window.metahumanPage.played.length > 0, null, { timeout });
+      return await pageState(page);
+    }
     // Into the reply: the widest the mouth opens over 1.5 s of playback (one sample could land
     // between two words on a loaded machine).
     mouthMaxRy = await page.evaluate(async () => {
@@ -113,6 +161,38 @@ async function talk(page) {
   } catch (error) {
     console_.push(`wait: ${error.message.split("\n")[0]}`); // the test says what is missing
   }
+  return await pageState(page);
+}
+
+// Once `ms` of the reply have sounded: a click on the stop control, then wait for the server's
+// response.cancelled and 1 s more (a late delta would be scheduled by then, were it not dropped).
+async function stopMidReply(page, ms) {
+  await page.waitForFunction(
+    (ms) => player.ctx && window.__soundedSeconds(player.ctx.currentTime) * 1000 >= ms,
+    ms,
+    { timeout },
+  );
+  const now = () => page.evaluate(() => player.ctx.currentTime);
+  const before = await now();
+  await page.click("#stop");
+  stopClick = { before, after: await now() };
+  // A delta of the stopped response that crossed the response.cancel on its way (the server
+  // sends none after its response.cancelled, but may have sent one before it), handed to the
+  // page's Receiver as its socket would: the page must drop it.
+  await page.evaluate(() => {
+    const late = {
+      responseId: window.metahumanPage.cancelsSent[0],
+      itemId: "item_0000000000000000",
+      sequence: 99,
+      format: "pcm16",
+      sampleRate: 24000,
+      audio: new ArrayBuffer(24000), // 0.5 s of silence
+      final: false,
+    };
+    for (const listener of receiver.socket.listeners("response.audio.delta")) listener(late);
+  });
+  await page.waitForFunction(() => window.metahumanPage.cancelled.length > 0, null, { timeout });
+  await page.waitForTimeout(1000);
   return await pageState(page);
 }
 

@@ -3,7 +3,10 @@
 The real server (embedded offline providers) runs on loopback; ``drive_page.mjs`` (Playwright's
 ``playwright-core`` against the system Chromium) opens the page, which connects a Sender and a
 Receiver of one session, speaks the WAV into the microphone, and plays the reply. The test
-checks what the page itself recorded: the transcript it shows and the audio it scheduled.
+checks what the page itself recorded: the transcript it shows and the audio it scheduled; the
+page's Web Audio calls (every buffer source started and stopped, logged by the driver); and, for
+turn-taking, what the server's TurnTaking got from it (``response.cancel``, the
+``response.audio.played`` reports) and the history each report left.
 
 Needs Chromium and Node.js with this folder's packages:
 ``apt-get install -y chromium nodejs npm && npm ci --prefix tests/web``.
@@ -15,14 +18,19 @@ import asyncio
 import json
 import os
 import shutil
+import time
 import wave
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import ClientSession
 
+from generated.models import ResponseAudioDelta, ResponseAudioPlayed, ResponseCancel
+from handlers.pipeline import Reply
+from handlers.turn_taking import TurnTaking
 from handlers.web import catalog_json
 from tests.server.harness import RunningServer, make_config, make_registry, new_session_id
 
@@ -119,6 +127,90 @@ async def server() -> AsyncIterator[RunningServer]:
         await running.stop()
 
 
+@dataclass(frozen=True, slots=True)
+class PlayedReport:
+    """One response.audio.played as the server took it, and what it made of it."""
+
+    response_id: str
+    played_ms: int
+    audio_ms: int
+    """The response's audio sent so far, by the server's count."""
+    final: bool
+    """Its final delta had been sent."""
+    assistant: str | None
+    """The history's last assistant message right after the report was applied."""
+    heard: str
+    """What the server's cut (Playback.heard) makes of ``played_ms``."""
+    at: float
+    """time.monotonic() when the report was applied."""
+
+
+@dataclass(slots=True)
+class TurnTakingSpy:
+    """What the server's turn-taking got from the page: response.cancel payloads, the played
+    reports, and when each response's first delta went out."""
+
+    cancels: list[ResponseCancel] = field(default_factory=list)
+    reports: list[PlayedReport] = field(default_factory=list)
+    first_sent: dict[str, float] = field(default_factory=dict)
+
+
+@pytest.fixture
+def turn_taking(monkeypatch: pytest.MonkeyPatch) -> TurnTakingSpy:
+    """Wraps the server's TurnTaking (class-level: every session's) to record what it gets. The
+    session, and with it its history, is gone once the browser closes, so the history is read
+    as each report is applied."""
+    spy = TurnTakingSpy()
+    request_cancel, played, delta_sent = (
+        TurnTaking.request_cancel,
+        TurnTaking.played,
+        TurnTaking.delta_sent,
+    )
+
+    async def recording_cancel(self: TurnTaking, payload: ResponseCancel) -> None:
+        spy.cancels.append(payload)
+        await request_cancel(self, payload)
+
+    def recording_played(self: TurnTaking, payload: ResponseAudioPlayed) -> None:
+        played(self, payload)
+        playback = self.responses[payload.response_id]
+        assistant = [m.content for m in self.session.turns.history if m.role == "assistant"]
+        spy.reports.append(
+            PlayedReport(
+                response_id=payload.response_id,
+                played_ms=payload.played_ms,
+                audio_ms=playback.audio_ms,
+                final=playback.final,
+                assistant=assistant[-1] if assistant else None,
+                heard=playback.heard(payload.played_ms),
+                at=time.monotonic(),
+            )
+        )
+
+    def recording_delta_sent(self: TurnTaking, reply: Reply, delta: ResponseAudioDelta) -> None:
+        spy.first_sent.setdefault(delta.response_id, time.monotonic())
+        delta_sent(self, reply, delta)
+
+    monkeypatch.setattr(TurnTaking, "request_cancel", recording_cancel)
+    monkeypatch.setattr(TurnTaking, "played", recording_played)
+    monkeypatch.setattr(TurnTaking, "delta_sent", recording_delta_sent)
+    return spy
+
+
+STOP_AFTER_MS = 1200
+"""How far into the reply the stop control is clicked: a few words heard, most of it not."""
+
+
+def sounded_ms(web_audio: list[dict[str, Any]], now: float) -> float:
+    """Milliseconds of the buffers started (the page's Web Audio calls) that sound by context
+    time ``now``, were none of them stopped: the played length an honest page reports."""
+    return 1000 * sum(
+        min(float(call["duration"]), max(0.0, now - float(call["when"])))
+        for call in web_audio
+        if call["op"] == "start"
+    )
+
+
 def assert_turn_went_through(result: dict[str, Any]) -> None:
     page = result["page"]
     where = f"page: {json.dumps(page)[:3000]}\nconsole: {result['console']}"
@@ -173,6 +265,94 @@ async def test_mouth_follows_the_visemes_of_a_delta(server: RunningServer, tmp_p
     assert mouth["visemesScheduled"] == 2
     assert mouth["duringAa"] > 15, mouth  # wide open on "aa", though the audio is silent
     assert mouth["duringPP"] < 5, mouth  # shut on "PP"
+
+
+async def test_stop_control_cancels_the_reply_and_reports_what_played(
+    server: RunningServer, turn_taking: TurnTakingSpy, tmp_path: Path
+) -> None:
+    # Hands-free: the question, then 30 s of silence (the fake microphone loops the file; no
+    # second turn within the test). The stop control is clicked once STOP_AFTER_MS of the
+    # reply (7.4 s of audio) have played.
+    wav = padded_wav(tmp_path / "question.wav", before_s=1.0, after_s=30.0)
+    url = f"{server.url}/?autostart=1&sessionId={new_session_id('stop')}#token={TOKEN}"
+    shot = screenshot_path(tmp_path, "stop")
+    result = await drive(url, wav, shot, "--stop-after-ms", str(STOP_AFTER_MS))
+    page, web_audio, click = result["page"], result["webAudio"], result["stopClick"]
+    where = f"page: {json.dumps(page)[:3000]}\nconsole: {result['console']}\nspy: {turn_taking}"
+    assert page is not None and click is not None, where
+    assert page["errors"] == [], where
+
+    # The page named the response playing; the server got that response.cancel.
+    [response_id] = page["cancelsSent"]
+    assert response_id is not None, where
+    assert [c.response_id for c in turn_taking.cancels] == [response_id], where
+    # It got response.cancelled back, recorded it and says so.
+    [cancelled] = page["cancelled"]
+    assert (cancelled["responseId"], cancelled["reason"]) == (response_id, "client_cancel"), where
+    assert "reply stopped (client_cancel)" in page["logText"], where
+
+    # The audio stopped at once: after the page's first stop() no buffer was started (not even
+    # for the late delta the driver handed over after the click: dropped), and every buffer
+    # still to sound then was stopped.
+    assert page["dropped"] == 1, where
+    calls = [call["op"] for call in web_audio]
+    assert "stop" in calls, web_audio
+    first_stop = calls.index("stop")
+    assert "start" not in calls[first_stop:], web_audio
+    stopped_at = web_audio[first_stop]["at"]
+    stopped = {call["node"] for call in web_audio if call["op"] == "stop"}
+    unfinished = {
+        call["node"]
+        for call in web_audio
+        if call["op"] == "start" and call["when"] + call["duration"] > stopped_at
+    }
+    assert unfinished and unfinished <= stopped, web_audio
+
+    # What it played, by the audio clock: between what had sounded just before the click and
+    # just after it was handled (1 ms: the page rounds down to whole ms), and less than what it
+    # had received. The stop and the server's response.cancelled each sent the report.
+    reports = [r for r in turn_taking.reports if r.response_id == response_id]
+    assert reports, where
+    played_ms = reports[-1].played_ms
+    assert {r.played_ms for r in reports} == {played_ms}, where
+    assert page["played"] == [{"responseId": response_id, "playedMs": played_ms}] * len(reports)
+    low, high = sounded_ms(web_audio, click["before"]), sounded_ms(web_audio, click["after"])
+    assert low >= STOP_AFTER_MS and low - 1 <= played_ms <= high, (low, played_ms, high, where)
+    received_ms = sounded_ms(web_audio, float("inf"))
+    assert played_ms < received_ms - 500 and played_ms < reports[-1].audio_ms - 500, where
+
+    # The history keeps what was heard: the reply cut where the page stopped it.
+    reply = page["replies"][0]
+    kept = reports[-1].assistant
+    assert kept == reports[-1].heard, where
+    assert kept and reply.startswith(kept) and len(kept) < len(reply), (kept, reply)
+
+
+async def test_reply_played_to_its_end_is_reported_whole(
+    server: RunningServer, turn_taking: TurnTakingSpy, tmp_path: Path
+) -> None:
+    wav = padded_wav(tmp_path / "question.wav", before_s=1.0, after_s=30.0)
+    url = f"{server.url}/?autostart=1&sessionId={new_session_id('played')}#token={TOKEN}"
+    result = await drive(url, wav, screenshot_path(tmp_path, "played"), "--until-played")
+    page = result["page"]
+    where = f"page: {json.dumps(page)[:3000]}\nconsole: {result['console']}\nspy: {turn_taking}"
+    assert page is not None, where
+    assert page["errors"] == [] and page["cancelled"] == [] and turn_taking.cancels == [], where
+
+    [report] = turn_taking.reports
+    assert page["played"] == [{"responseId": report.response_id, "playedMs": report.played_ms}]
+    # The whole reply: the server counts its audio in whole ms rounded down, the page sums its
+    # buffers' lengths and rounds down, so the two differ by under 1 ms.
+    assert report.final and report.audio_ms > 1000, where
+    assert abs(report.played_ms - report.audio_ms) <= 1, where
+    assert report.played_ms == int(sounded_ms(result["webAudio"], float("inf"))), where
+    # Sent once it had played, not when the audio arrived: playback starts after the first
+    # delta went out, so the report cannot come sooner than the audio's length after it (less
+    # 50 ms for the two clocks' granularity).
+    took_s = report.at - turn_taking.first_sent[report.response_id]
+    assert took_s >= report.audio_ms / 1000 - 0.05, (took_s, report)
+    # All of it was heard: the history keeps the whole reply.
+    assert report.assistant == page["replies"][0], where
 
 
 async def test_page_shows_a_refused_token(server: RunningServer, tmp_path: Path) -> None:
