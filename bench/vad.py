@@ -445,9 +445,15 @@ def vad_rows(run_data: JSON) -> list[tuple[str, str, str, str, str, str]]:
         ),
     ]
     echo_rows = data["echo"]["rows"]
-    trials = sum(row["person_trials"] for row in echo_rows)
-    heard = sum(row["person_heard"] for row in echo_rows)
+    # Runs before the band-wise guard (2026-11-30) had one person trial a row, heard or not.
+    trials = sum(row.get("person_trials", 1) for row in echo_rows)
+    heard = sum(
+        row.get("person_heard", row.get("barge_in_heard_after_ms") is not None) for row in echo_rows
+    )
     cost = data["echo"].get("guard_cost", {})
+    loudest_p50 = [
+        row.get("onset_to_started_ms", {}).get("p50") for row in echo_rows if row["echo_db"] == -6.0
+    ]
     rows.append(
         (
             "Server VAD echo guard: turns started by the avatar's reply heard at -30..-6 dB, 60-300"
@@ -455,7 +461,7 @@ def vad_rows(run_data: JSON) -> list[tuple[str, str, str, str, str, str]]:
             f"{sum(row['starts_with_guard'] for row in echo_rows)} with the guard"
             f" ({sum(row['starts_without_guard'] for row in echo_rows)} without); person heard in"
             f" {heard} of {trials}, onset -> SpeechStarted at -6 dB"
-            f" {[row['onset_to_started_ms']['p50'] for row in echo_rows if row['echo_db'] == -6.0]}"
+            f" {loudest_p50}"
             f" ms p50; guard {cost.get('active_us_per_frame')} us/frame while the avatar plays",
             "0; all",
             "yes"
