@@ -13,8 +13,9 @@ Socket.IO clients; server VAD is the real Silero engine. Figures:
   (when a turn can start at the earliest) -> ``response.cancelled`` (target < 50 ms p95 for what
   the server adds); deltas of the cancelled response after ``response.cancelled`` (target none);
 - echo: the embedded speech engine's reply, as the Receiver got it, fed back into the Sender's
-  microphone at several levels and delays while the reply is in flight: turns it starts (the echo
-  guard's false barge-ins; target 0), and whether a person talking over it still interrupts.
+  microphone at several levels and delays, directly and through a room, while the reply is in
+  flight: turns it starts (the echo guard's false barge-ins; target 0), and whether a person
+  talking over it still interrupts. ``--only echo`` runs just this section.
 
 The load generator shares this process (and core) with the server, so the times include it.
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -34,7 +36,7 @@ from bench.common import JSON, machine, summary_ms, today, write_json
 from handlers.providers.base import PcmChunk, TtsRequest
 from tests.server.fakes import ChunkTts, HeldLlm, InstantStt, ScriptedLlm
 from tests.server.harness import ChatClient, RunningServer, make_config, make_registry
-from tests.vad.signals import RATE, Speech, noise, pcm16, silence, speech_fixtures
+from tests.vad.signals import RATE, Speech, echo_path, noise, pcm16, silence, speech_fixtures
 
 CHUNK_MS = 20
 CHUNK_BYTES = RATE * CHUNK_MS // 1000 * 2
@@ -178,13 +180,16 @@ async def false_starts(server: RunningServer, seconds: float) -> JSON:
 # -- echo --------------------------------------------------------------------------------------
 
 
-def microphone(delta: Any, echo_db: float, delay_ms: int, person: Speech | None) -> bytes:
-    """The reply's first delta heard ``echo_db`` down ``delay_ms`` late, over room noise, and
-    optionally a person talking from 0.8 s on."""
+def microphone(
+    delta: Any, echo_db: float, delay_ms: int, person: Speech | None, room: bool = False
+) -> bytes:
+    """The reply's first delta heard ``echo_db`` down ``delay_ms`` late (with ``room``, through a
+    small loudspeaker and a room's reverberation), over room noise, and optionally a person
+    talking from 0.8 s on."""
     from handlers.audio import resample_pcm16
 
     heard = resample_pcm16(delta["audio"], delta["sampleRate"], RATE)
-    reply = np.frombuffer(heard, dtype="<i2").astype(np.float32) / 32768.0
+    reply = echo_path(np.frombuffer(heard, dtype="<i2").astype(np.float32) / 32768.0, room)
     mic = noise(delay_ms / 1000 + reply.size / RATE + 1.0, -60.0, seed=delay_ms)
     start = delay_ms * RATE // 1000
     mic[start : start + reply.size] += reply * 10 ** (echo_db / 20)
@@ -202,25 +207,24 @@ async def echo(levels: Sequence[float], delays: Sequence[int]) -> JSON:
     fixtures = speech_fixtures()
     rows = []
     try:
-        for echo_db in levels:
-            for delay_ms in delays:
-                row: dict[str, Any] = {"echo_db": echo_db, "delay_ms": delay_ms}
-                for person in (None, fixtures[1]):
-                    sender, receiver = await vad_pair(server, "chain")
-                    await sender.send_pcm(padded(fixtures[0], 0.3, 0.8))
-                    delta = await receiver.wait_for("response.audio.delta", within=20)
-                    mark = sender.mark()
-                    await sender.send_pcm(microphone(delta, echo_db, delay_ms, person))
-                    await asyncio.sleep(0.8)
-                    if person is None:
-                        row["false_starts"] = len(sender.named("input.speech.started", after=mark))
-                    else:
-                        row["person_interrupts"] = "response.cancelled" in receiver.names()
-                    llm.go.set()
-                    llm.go = asyncio.Event()
-                    await sender.disconnect()
-                    await receiver.disconnect()
-                rows.append(row)
+        for room, echo_db, delay_ms in itertools.product((False, True), levels, delays):
+            row: dict[str, Any] = {"echo_db": echo_db, "delay_ms": delay_ms, "room": room}
+            for person in (None, fixtures[1]):
+                sender, receiver = await vad_pair(server, "chain")
+                await sender.send_pcm(padded(fixtures[0], 0.3, 0.8))
+                delta = await receiver.wait_for("response.audio.delta", within=20)
+                mark = sender.mark()
+                await sender.send_pcm(microphone(delta, echo_db, delay_ms, person, room))
+                await asyncio.sleep(0.8)
+                if person is None:
+                    row["false_starts"] = len(sender.named("input.speech.started", after=mark))
+                else:
+                    row["person_interrupts"] = "response.cancelled" in receiver.names()
+                llm.go.set()
+                llm.go = asyncio.Event()
+                await sender.disconnect()
+                await receiver.disconnect()
+            rows.append(row)
     finally:
         await server.stop()
     return {"trials": rows}
@@ -289,44 +293,59 @@ async def barge_in(trials: int) -> JSON:
     }
 
 
-async def run(quick: bool, log: Callable[[str], None], sessions: int = 20) -> JSON:
-    server = await start_server(ChunkTts(), ScriptedLlm())
-    try:
-        rows = []
-        for count in (1, sessions):
-            row = await end_of_speech(server, count, 3 if quick else 6)
-            rows.append(row)
-            stop, commit = row["end_to_stopped_ms"], row["end_to_committed_ms"]
+PARTS = ("speech", "echo", "barge_in")
+"""The sections of the run: end of speech and false starts, echo, barge-in."""
+
+
+async def run(
+    quick: bool, log: Callable[[str], None], sessions: int = 20, parts: Sequence[str] = PARTS
+) -> JSON:
+    result: JSON = {}
+    if "speech" in parts:
+        server = await start_server(ChunkTts(), ScriptedLlm())
+        try:
+            rows = []
+            for count in (1, sessions):
+                row = await end_of_speech(server, count, 3 if quick else 6)
+                rows.append(row)
+                stop, commit = row["end_to_stopped_ms"], row["end_to_committed_ms"]
+                log(
+                    f"  {count} real-time Senders: end of speech -> input.speech.stopped p50"
+                    f" {stop['p50']} / p95 {stop['p95']} ms, -> input.buffer.committed p50"
+                    f" {commit['p50']} / p95 {commit['p95']} ms (target {TARGET_MS}); the append"
+                    f" completing {SILENCE_MS} ms of silence -> committed p50"
+                    f" {row['silence_sent_to_committed_ms']['p50']} / p95"
+                    f" {row['silence_sent_to_committed_ms']['p95']} ms; the Senders' own lag"
+                    f" sending that silence p95 {row['sender_lag_ms']['p95']} ms; {row['turns']}"
+                    f" turns, {row['missed']} missed"
+                )
+            spurious = await false_starts(server, 10.0 if quick else 30.0)
+            log(f"  false starts in {spurious['seconds_each']} s each: {spurious['starts']}")
+        finally:
+            await server.stop()
+        result["end_of_speech"] = rows
+        result["false_starts"] = spurious
+    if "echo" in parts:
+        echoes = await echo([-6.0, -12.0, -20.0], [60, 150] if quick else [60, 150, 300])
+        for row in echoes["trials"]:
             log(
-                f"  {count} real-time Senders: end of speech -> input.speech.stopped p50"
-                f" {stop['p50']} / p95 {stop['p95']} ms, -> input.buffer.committed p50"
-                f" {commit['p50']} / p95 {commit['p95']} ms (target {TARGET_MS}); the append"
-                f" completing {SILENCE_MS} ms of silence -> committed p50"
-                f" {row['silence_sent_to_committed_ms']['p50']} / p95"
-                f" {row['silence_sent_to_committed_ms']['p95']} ms; the Senders' own lag sending"
-                f" that silence p95 {row['sender_lag_ms']['p95']} ms; {row['turns']} turns,"
-                f" {row['missed']} missed"
+                f"  echo {row['echo_db']} dB{' through a room' if row['room'] else ''},"
+                f" {row['delay_ms']} ms late: {row['false_starts']} turns started by it; a"
+                f" person over it interrupts: {row['person_interrupts']}"
             )
-        spurious = await false_starts(server, 10.0 if quick else 30.0)
-        log(f"  false starts in {spurious['seconds_each']} s each: {spurious['starts']}")
-    finally:
-        await server.stop()
-    echoes = await echo([-6.0, -12.0, -20.0], [60, 150] if quick else [60, 150, 300])
-    for row in echoes["trials"]:
+        result["echo"] = echoes
+    if "barge_in" in parts:
+        barge = await barge_in(5 if quick else 15)
         log(
-            f"  echo {row['echo_db']} dB, {row['delay_ms']} ms late: {row['false_starts']} turns"
-            f" started by it; a person over it interrupts: {row['person_interrupts']}"
+            f"  barge-in ({barge['trials']} trials): input.speech.started -> response.cancelled"
+            f" p50 {barge['speech_started_to_cancelled_ms']['p50']} / p95"
+            f" {barge['speech_started_to_cancelled_ms']['p95']} ms; onset + minSpeechMs ->"
+            f" response.cancelled p50 {barge['earliest_turn_to_cancelled_ms']['p50']} / p95"
+            f" {barge['earliest_turn_to_cancelled_ms']['p95']} ms; deltas after"
+            f" response.cancelled: {barge['deltas_after_cancelled']}"
         )
-    barge = await barge_in(5 if quick else 15)
-    log(
-        f"  barge-in ({barge['trials']} trials): input.speech.started -> response.cancelled p50"
-        f" {barge['speech_started_to_cancelled_ms']['p50']} / p95"
-        f" {barge['speech_started_to_cancelled_ms']['p95']} ms; onset + minSpeechMs ->"
-        f" response.cancelled p50 {barge['earliest_turn_to_cancelled_ms']['p50']} / p95"
-        f" {barge['earliest_turn_to_cancelled_ms']['p95']} ms; deltas after response.cancelled:"
-        f" {barge['deltas_after_cancelled']}"
-    )
-    return {"end_of_speech": rows, "false_starts": spurious, "echo": echoes, "barge_in": barge}
+        result["barge_in"] = barge
+    return result
 
 
 def turns_rows(run: JSON) -> list[tuple[str, str, str, str, str, str]]:
@@ -371,8 +390,9 @@ def turns_rows(run: JSON) -> list[tuple[str, str, str, str, str, str]]:
             (
                 "Echo of the avatar's reply through the server (embedded TTS; levels"
                 f" {sorted({t['echo_db'] for t in trials})} dB, delays"
-                f" {sorted({t['delay_ms'] for t in trials})} ms): turns it starts; a person"
-                " talking over it interrupts",
+                f" {sorted({t['delay_ms'] for t in trials})} ms; direct"
+                f"{' and through a room' if any(t.get('room') for t in trials) else ''}): turns"
+                " it starts; a person talking over it interrupts",
                 f"{sum(t['false_starts'] for t in trials)} false starts in {len(trials)} trials;"
                 f" person heard in {sum(bool(t['person_interrupts']) for t in trials)} of"
                 f" {len(trials)}",
@@ -407,13 +427,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument(
+        "--only", nargs="+", choices=PARTS, default=PARTS, help="run only these sections"
+    )
     args = parser.parse_args(argv)
 
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
     log("Turn taking through the server (server VAD, barge-in):")
-    result: Any = asyncio.run(run(args.quick, log, args.sessions))
+    result: Any = asyncio.run(run(args.quick, log, args.sessions, args.only))
     data = {
         "name": "turns",
         "date": today(),
@@ -421,7 +444,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         "quick": args.quick,
         "result": result,
     }
-    path = write_json("turns.quick" if args.quick else "turns", data)
+    name = "turns.quick" if args.quick else "turns"
+    if tuple(args.only) != PARTS:  # a partial run does not replace the full run's figures
+        name += "." + "-".join(args.only)
+    path = write_json(name, data)
     log(f"  wrote {path}")
 
 

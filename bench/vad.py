@@ -9,9 +9,10 @@
   arriving on the loop (p50/p95/p99; target ``silence_duration_ms`` + 100 ms), and the decision
   delay (event on the loop - when the audio that decided it was appended; what VAD adds);
 - false starts: turns started by silence and by noise-only audio (target 0);
-- echo: turns started by the avatar's own reply heard by the microphone (at several levels and
-  delays), without and with the echo guard (target 0 with it), and how soon a person talking
-  over the reply at its level is heard with the guard on (onset -> ``SpeechStarted``).
+- echo (``--only echo`` runs just this): turns started by the avatar's own reply heard by the
+  microphone (at several levels and delays, directly and through a room), without and with the
+  echo guard (target 0 with it); how often and how soon a person talking over the reply is heard
+  with the guard on (onset -> ``SpeechStarted``); the guard's own CPU per frame.
 """
 
 from __future__ import annotations
@@ -257,50 +258,119 @@ def false_starts(quick: bool, log: Callable[[str], None]) -> JSON:
 # -- echo --------------------------------------------------------------------------------------
 
 
-def started(engine: VadEngine, mic: np.ndarray, guard: EchoGuard | None) -> list[SpeechStarted]:
+def started(
+    engine: VadEngine, mic: np.ndarray, guard: EchoGuard | None, reply: np.ndarray, at_ms: int
+) -> list[SpeechStarted]:
+    """The turns ``mic`` starts, the guard (if any) told that ``reply`` played at ``at_ms``."""
     events: list[TurnEvent] = []
     stream = engine.open_stream(RATE, events.extend, guard=guard)
+    if guard is not None:
+        guard.play(pcm16(reply), RATE, at_ms)
     for piece in chunks(pcm16(mic), CHUNK_MS):
         stream.push(piece)
         engine.process_pending()
     return [event for event in events if isinstance(event, SpeechStarted)]
 
 
+ECHO_LEVELS_DB = (-30.0, -20.0, -12.0, -6.0)
+ECHO_DELAYS_MS = (60, 150, 300)
+
+
 def echo(log: Callable[[str], None]) -> JSON:
+    """Each level x delay, direct and through a room (``with_echo(room=True)``): turns started
+    by the echo without and with the guard; a person talking over it half a second after the
+    echo begins (before the guard knows the echo's delay) and 1.35 s after."""
     fixtures = {speech.name: speech for speech in speech_fixtures()}
     reply = fixtures["tell_me_about_the_history_of.wav"]
     person = fixtures["what_is_the_weather_like_today.wav"]
     engine = VadEngine()
-    played_at_ms, person_at_s = 1000, 2.5
+    played_at_ms = 1000
     rows = []
-    for echo_db in (-30.0, -20.0, -10.0, -6.0):
-        unguarded = guarded = 0
-        for delay_ms in (60, 150, 350):
-            mic = with_echo(reply.samples, echo_db, delay_ms, played_at_ms)
-            unguarded += len(started(engine, mic, None))
-            guard = EchoGuard()
-            guard.play(pcm16(reply.samples), RATE, played_at_ms)
-            guarded += len(started(engine, mic, guard))
+    for room in (False, True):
+        for echo_db in ECHO_LEVELS_DB:
+            unguarded = guarded = heard = trials = 0
+            onset_to_started: list[float] = []
+            for delay_ms in ECHO_DELAYS_MS:
+                mic = with_echo(reply.samples, echo_db, delay_ms, played_at_ms, room=room)
+                unguarded += len(started(engine, mic, None, reply.samples, played_at_ms))
+                guarded += len(started(engine, mic, EchoGuard(), reply.samples, played_at_ms))
+                for person_at_s in ((played_at_ms + delay_ms) / 1000 + 0.5, 2.5):
+                    mic = with_echo(
+                        reply.samples, echo_db, delay_ms, played_at_ms, person.samples,
+                        person_at_s, room=room,
+                    )  # fmt: skip
+                    turns = started(engine, mic, EchoGuard(), reply.samples, played_at_ms)
+                    onset_ms = person_at_s * 1000 + person.start_ms
+                    trials += 1
+                    # Heard: one turn, confirmed while the person still talks.
+                    if len(turns) == 1 and turns[0].detected_ms <= onset_ms + PERSON_WORDS_MS:
+                        heard += 1
+                        onset_to_started.append((turns[0].detected_ms - onset_ms) / 1000)
+            summary = summary_ms(onset_to_started)
+            rows.append(
+                {
+                    "room": room,
+                    "echo_db": echo_db,
+                    "delays_ms": list(ECHO_DELAYS_MS),
+                    "starts_without_guard": unguarded,
+                    "starts_with_guard": guarded,
+                    "person_trials": trials,
+                    "person_heard": heard,
+                    "onset_to_started_ms": summary,
+                }
+            )
+            log(
+                f"  echo {echo_db:+.0f} dB{' through a room' if room else ''}, delays"
+                f" {'/'.join(map(str, ECHO_DELAYS_MS))} ms: {unguarded} turns started by the echo"
+                f" without the guard, {guarded} with it; a person talking over it heard in"
+                f" {heard} of {trials}, onset -> SpeechStarted p50 {summary['p50']} / max"
+                f" {summary['max']} ms"
+            )
+    cost = guard_cost(reply.samples)
+    log(
+        f"  guard CPU: {cost['active_us_per_frame']} us per 32 ms frame while the avatar plays"
+        f" ({cost['active_pct_of_core']} % of a core), {cost['idle_us_per_frame']} us when it"
+        f" is silent"
+    )
+    return {"rows": rows, "guard_cost": cost}
+
+
+PERSON_WORDS_MS = 1370
+"""How long the person's words last (what_is_the_weather_like_today.wav)."""
+
+
+def guard_cost(reply: np.ndarray, repeats: int = 5) -> JSON:
+    """The guard's own CPU per frame, one frame a call as on the real-time worker: the reply's
+    echo through a room while the avatar plays, and silence after it. Best of ``repeats``."""
+    mic = with_echo(reply, -12.0, 150, 0, room=True)
+    frames = mic[: mic.size // 512 * 512].reshape(-1, 512)
+    playing = reply.size // 512 + 16
+    probabilities = [0.9]
+    best_active = best_idle = math.inf
+    for _ in range(repeats):
         guard = EchoGuard()
-        guard.play(pcm16(reply.samples), RATE, played_at_ms)
-        mic = with_echo(reply.samples, echo_db, 150, played_at_ms, person.samples, person_at_s)
-        heard = started(engine, mic, guard)
-        onset_ms = person_at_s * 1000 + person.start_ms
-        barge_in_ms = round(heard[0].detected_ms - onset_ms) if len(heard) == 1 else None
-        rows.append(
-            {
-                "echo_db": echo_db,
-                "starts_without_guard": unguarded,
-                "starts_with_guard": guarded,
-                "barge_in_heard_after_ms": barge_in_ms,
-            }
-        )
-        log(
-            f"  echo {echo_db:+.0f} dB, delays 60/150/350 ms: {unguarded} turns started by the"
-            f" echo without the guard, {guarded} with it; a person talking over it heard"
-            f" {barge_in_ms} ms after their onset (None: not heard)"
-        )
-    return {"rows": rows}
+        guard.play(pcm16(reply), RATE, 0)
+        started = time.thread_time()
+        for index in range(playing):
+            guard.gate(index, frames[index : index + 1], probabilities)
+        active = time.thread_time() - started
+        started = time.thread_time()
+        for index in range(playing, frames.shape[0]):
+            guard.gate(index, frames[index : index + 1], probabilities)
+        idle = time.thread_time() - started
+        best_active = min(best_active, active / playing)
+        best_idle = min(best_idle, idle / (frames.shape[0] - playing))
+    return {
+        "active_us_per_frame": round(best_active * 1e6, 1),
+        "active_pct_of_core": round(best_active / 0.032 * 100, 3),
+        "idle_us_per_frame": round(best_idle * 1e6, 1),
+    }
+
+
+def echo_only(quick: bool, log: Callable[[str], None]) -> JSON:
+    """Only the echo section (``--only echo``)."""
+    log("Echo of the avatar's reply (guard: EchoGuard defaults):")
+    return {"echo": echo(log)}
 
 
 # -- the suite ---------------------------------------------------------------------------------
@@ -375,15 +445,28 @@ def vad_rows(run_data: JSON) -> list[tuple[str, str, str, str, str, str]]:
         ),
     ]
     echo_rows = data["echo"]["rows"]
-    heard = [row["barge_in_heard_after_ms"] for row in echo_rows]
+    # Runs before the band-wise guard (2026-11-30) had one person trial a row, heard or not.
+    trials = sum(row.get("person_trials", 1) for row in echo_rows)
+    heard = sum(
+        row.get("person_heard", row.get("barge_in_heard_after_ms") is not None) for row in echo_rows
+    )
+    cost = data["echo"].get("guard_cost", {})
+    loudest_p50 = [
+        row.get("onset_to_started_ms", {}).get("p50") for row in echo_rows if row["echo_db"] == -6.0
+    ]
     rows.append(
         (
-            "Server VAD echo guard: turns started by the avatar's reply heard at -30..-6 dB",
+            "Server VAD echo guard: turns started by the avatar's reply heard at -30..-6 dB, 60-300"
+            " ms late, direct and through a room; a person talking over it",
             f"{sum(row['starts_with_guard'] for row in echo_rows)} with the guard"
-            f" ({sum(row['starts_without_guard'] for row in echo_rows)} without); a person"
-            f" talking over it heard after {heard} ms",
-            "0",
-            "yes" if all(row["starts_with_guard"] == 0 for row in echo_rows) else "**no**",
+            f" ({sum(row['starts_without_guard'] for row in echo_rows)} without); person heard in"
+            f" {heard} of {trials}, onset -> SpeechStarted at -6 dB"
+            f" {loudest_p50}"
+            f" ms p50; guard {cost.get('active_us_per_frame')} us/frame while the avatar plays",
+            "0; all",
+            "yes"
+            if all(row["starts_with_guard"] == 0 for row in echo_rows) and heard == trials
+            else "**no**",
             stamp,
             date,
         )
@@ -411,9 +494,17 @@ def main() -> None:
     parser.add_argument(
         "--sessions", type=int, nargs="+", help="real-time steps (default 50 150 300 600)"
     )
+    parser.add_argument("--only", choices=["echo"], help="run only this section")
     args = parser.parse_args()
-    result = asyncio.run(run(args.quick, lambda line: print(line, flush=True), args.sessions))
-    name = "vad.quick" if args.quick else "vad"
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+
+    if args.only == "echo":  # a partial run does not replace the full run's figures
+        result, name = echo_only(args.quick, log), "vad.echo"
+    else:
+        result = asyncio.run(run(args.quick, log, args.sessions))
+        name = "vad.quick" if args.quick else "vad"
     run_data = {"name": "vad", "date": today(), "machine": machine(), "quick": args.quick}
     path = write_json(name, {**run_data, "result": result})
     print(f"wrote {path}")

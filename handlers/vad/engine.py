@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 import soxr
 
-from handlers.vad.echo import EchoGuard, levels_db
+from handlers.vad.echo import EchoGuard
 from handlers.vad.turns import TurnDetector, TurnEvent, TurnSettings
 
 MODEL_PATH = Path(__file__).resolve().parent / "data" / "silero_vad.onnx"
@@ -85,6 +85,8 @@ class VadStream:
         self.detector = TurnDetector(settings)
         self.guard = guard
         """Optional echo guard; its reference audio is fed from the event loop (see EchoGuard)."""
+        if guard is not None:
+            guard.set_rate(self.model_rate.rate)
         self.probabilities: list[float] | None = None
         """Set to a list to record every frame's raw probability (tests and benchmarks)."""
         self.decided_ms = 0
@@ -184,8 +186,7 @@ class VadStream:
             for probability in probabilities:
                 events.extend(self.detector.update(probability))
         else:
-            for level, probability in zip(levels_db(frames), probabilities, strict=True):
-                gated = self.guard.gate(self.detector.frames, probability, level)
+            for gated in self.guard.gate(self.detector.frames, frames, probabilities):
                 events.extend(self.detector.update(gated))
         if events and not self._closed:
             if self._loop is None:

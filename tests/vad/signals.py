@@ -68,6 +68,17 @@ def blip(seconds: float, level_db: float = -20.0) -> Samples:
     return np.asarray(tone, dtype=np.float32)
 
 
+def echo_path(reply: Samples, room: bool) -> Samples:
+    """``reply`` as the microphone picks it up before its gain: as sent, or through the loudspeaker
+    and the room (``room_response``; the result is longer by the reverberation's tail)."""
+    if not room:
+        return reply
+    response = room_response()
+    size = reply.size + response.size - 1
+    heard = np.fft.irfft(np.fft.rfft(reply, size) * np.fft.rfft(response, size), size)
+    return heard.astype(np.float32)
+
+
 def pcm16(samples: Samples) -> bytes:
     return (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
 
@@ -78,6 +89,37 @@ def chunks(pcm: bytes, chunk_ms: int = 20, rate: int = RATE) -> list[bytes]:
     return [pcm[start : start + size] for start in range(0, len(pcm), size)]
 
 
+ROOM_RT60_S = 0.25
+"""Reverberation time of ``room_response``: a small furnished room."""
+DIRECT_TO_REVERBERANT_DB = -3.0
+"""The room's reverberation a little louder than the direct sound (a loudspeaker a metre or two
+from the microphone)."""
+LOUDSPEAKER_BAND_HZ = (250.0, 5000.0)
+"""A small loudspeaker's band (the kiosk's or a laptop's): little bass, soft highs."""
+
+
+def room_response(seed: int = 3, rt60_s: float = ROOM_RT60_S, rate: int = RATE) -> Samples:
+    """A synthetic echo path: the direct sound, then exponentially decaying noise (the room's
+    reverberation: -60 dB after ``rt60_s``, ``DIRECT_TO_REVERBERANT_DB``), band-limited like a
+    small loudspeaker (second-order high- and low-pass at ``LOUDSPEAKER_BAND_HZ``), scaled to
+    unit energy so that an echo through it keeps the level it is given."""
+    length = round(rt60_s * rate)
+    t = np.arange(length) / rate
+    generator = np.random.default_rng(seed)
+    # -60 dB of amplitude after rt60_s: exp(-6.9 t / rt60).
+    tail = generator.standard_normal(length) * np.exp(-6.9 * t / rt60_s)
+    tail[:16] = 0.0  # the first reflections come a millisecond or so after the direct sound
+    tail *= 10 ** (-DIRECT_TO_REVERBERANT_DB / 20) / np.sqrt(np.sum(np.square(tail)))
+    tail[0] = 1.0
+    spectrum = np.fft.rfft(tail, 2 * length)
+    f = np.fft.rfftfreq(2 * length, 1 / rate)
+    low, high = LOUDSPEAKER_BAND_HZ
+    high_pass = (f / low) ** 2 / np.sqrt(1 + (f / low) ** 4)
+    low_pass = 1 / np.sqrt(1 + (f / high) ** 4)
+    response = np.fft.irfft(spectrum * high_pass * low_pass)[:length]
+    return np.asarray(response / np.sqrt(np.sum(np.square(response))), dtype=np.float32)
+
+
 def with_echo(
     reply: Samples,
     echo_db: float,
@@ -85,14 +127,21 @@ def with_echo(
     played_at_ms: int,
     person: Samples | None = None,
     person_at_s: float = 0.0,
+    *,
+    room: bool = False,
 ) -> Samples:
     """What the Sender's microphone hears: low room noise, the avatar's ``reply`` ``echo_db``
-    down arriving ``delay_ms`` after it was played at ``played_at_ms``, and optionally a
+    down arriving ``delay_ms`` after it was played at ``played_at_ms`` (with ``room``, through
+    ``room_response``: a loudspeaker's band and the room's reverberation), and optionally a
     ``person`` talking (at their own level) from ``person_at_s``."""
     total_s = played_at_ms / 1000 + reply.size / RATE + 2.0
+    if person is not None:
+        total_s = max(total_s, person_at_s + person.size / RATE + 1.0)
     mic = noise(total_s, -60.0, seed=7)
     start = (played_at_ms + delay_ms) * RATE // 1000
-    mic[start : start + reply.size] += reply * 10 ** (echo_db / 20)
+    heard = echo_path(reply, room)
+    end = min(mic.size, start + heard.size)
+    mic[start:end] += heard[: end - start] * 10 ** (echo_db / 20)
     if person is not None:
         at = round(person_at_s * RATE)
         mic[at : at + person.size] += person

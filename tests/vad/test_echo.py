@@ -1,5 +1,6 @@
-"""The echo guard: the avatar's reply heard by the Sender's microphone starts no turn; a person
-talking over it still does. Measured with the real model on the repository's speech."""
+"""The echo guard: the avatar's reply heard by the Sender's microphone starts no turn, directly or
+through a room; a person talking over it, even nearly as loud as the echo, still does. Measured
+with the real model on the repository's speech."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import numpy as np
 import pytest
 
 from handlers.vad import EchoGuard, SpeechStarted, TurnEvent, VadEngine
-from handlers.vad.echo import SILENT_DB, level_db, levels_db
-from tests.vad.signals import RATE, chunks, pcm16, speech_fixtures, with_echo
+from handlers.vad.echo import SILENT_DB, _Bands
+from tests.vad.signals import RATE, chunks, noise, pcm16, room_response, speech_fixtures, with_echo
 
 FIXTURES = {fixture.name: fixture for fixture in speech_fixtures()}
 AVATAR = FIXTURES["tell_me_about_the_history_of.wav"]
 PERSON = FIXTURES["what_is_the_weather_like_today.wav"]
 PLAY_AT_MS = 1000
+PERSON_WORDS_MS = PERSON.end_ms - PERSON.start_ms
 
 
 @pytest.fixture(scope="module")
@@ -21,83 +23,152 @@ def engine() -> VadEngine:
     return VadEngine()
 
 
-def microphone(echo_db: float, delay_ms: int, person_at_s: float | None) -> np.ndarray:
-    """The avatar's reply as echo, and a person talking at its level from ``person_at_s``."""
+def microphone(echo_db: float, delay_ms: int, person_at_s: float | None, room: bool) -> np.ndarray:
+    """The avatar's reply as echo, and a person talking at their own level from ``person_at_s``."""
     if person_at_s is None:
-        return with_echo(AVATAR.samples, echo_db, delay_ms, PLAY_AT_MS)
-    return with_echo(AVATAR.samples, echo_db, delay_ms, PLAY_AT_MS, PERSON.samples, person_at_s)
+        return with_echo(AVATAR.samples, echo_db, delay_ms, PLAY_AT_MS, room=room)
+    return with_echo(
+        AVATAR.samples, echo_db, delay_ms, PLAY_AT_MS, PERSON.samples, person_at_s, room=room
+    )
 
 
-def starts(engine: VadEngine, mic: np.ndarray, guard: EchoGuard | None) -> list[SpeechStarted]:
+def starts(
+    engine: VadEngine, mic: np.ndarray, guard: EchoGuard | None, *, real_time: bool = True
+) -> list[SpeechStarted]:
+    """The turns ``mic`` starts; pushed in 20 ms appends, each decided at once (real time), or
+    all of it before one pass (a Sender faster than real time)."""
     events: list[TurnEvent] = []
     stream = engine.open_stream(RATE, events.extend, guard=guard)
     if guard is not None:
         guard.play(pcm16(AVATAR.samples), RATE, PLAY_AT_MS)
     for chunk in chunks(pcm16(mic)):
         stream.push(chunk)
-        engine.process_pending()
+        if real_time:
+            engine.process_pending()
+    engine.process_pending()
     return [event for event in events if isinstance(event, SpeechStarted)]
 
 
-@pytest.mark.parametrize("echo_db", [-30.0, -20.0, -10.0, -6.0])
-@pytest.mark.parametrize("delay_ms", [60, 150, 350])
-def test_the_avatars_echo_starts_no_turn(engine: VadEngine, echo_db: float, delay_ms: int) -> None:
-    mic = microphone(echo_db, delay_ms, person_at_s=None)
+@pytest.mark.parametrize("room", [False, True], ids=["direct", "room"])
+@pytest.mark.parametrize("echo_db", [-30.0, -20.0, -12.0, -6.0])
+@pytest.mark.parametrize("delay_ms", [60, 150, 300])
+def test_the_avatars_echo_starts_no_turn(
+    engine: VadEngine, echo_db: float, delay_ms: int, room: bool
+) -> None:
+    mic = microphone(echo_db, delay_ms, person_at_s=None, room=room)
     # Without the guard the echo does start a turn: Silero hears speech at any level.
     assert len(starts(engine, mic, guard=None)) >= 1
     guard = EchoGuard()
     assert starts(engine, mic, guard) == []
     assert guard.gated_frames > 0
+    # It found the echo's delay: the earlier of the two frames the echo straddles.
+    assert guard.delay_frames is not None
+    assert abs(guard.delay_frames - delay_ms // 32) <= 1
 
 
-@pytest.mark.parametrize("echo_db", [-30.0, -20.0, -10.0, -6.0])
-def test_a_person_talking_over_the_avatar_still_starts_a_turn(
-    engine: VadEngine, echo_db: float
+@pytest.mark.parametrize("room", [False, True], ids=["direct", "room"])
+@pytest.mark.parametrize("delay_ms", [60, 150, 300])
+@pytest.mark.parametrize("into_echo_s", [0.5, 1.35], ids=["early", "later"])
+def test_a_person_talking_over_an_echo_nearly_as_loud_starts_a_turn(
+    engine: VadEngine, delay_ms: int, into_echo_s: float, room: bool
 ) -> None:
-    person_at_s = 2.5
-    started = starts(engine, microphone(echo_db, 150, person_at_s), EchoGuard())
+    # The echo 6 dB down: nearly as loud as the person (what the level-only guard missed).
+    # "early": half a second into the echo, before the guard has learnt much of it.
+    person_at_s = (PLAY_AT_MS + delay_ms) / 1000 + into_echo_s
+    started = starts(engine, microphone(-6.0, delay_ms, person_at_s, room), EchoGuard())
     assert len(started) == 1
     onset_ms = person_at_s * 1000 + PERSON.start_ms
-    assert abs(started[0].audio_start_ms - onset_ms) <= 160
-    # Confirmed within min_speech_ms (250) and a few frames of the person's first word.
-    assert started[0].detected_ms - onset_ms <= 250 + 4 * 32
+    # Confirmed no sooner than min_speech_ms (250) after the onset, and while the person still
+    # talks (how soon: bench/vad.py's echo section, p50 about 300 ms, at worst about 850 ms).
+    assert 250 <= started[0].detected_ms - onset_ms <= PERSON_WORDS_MS
+
+
+@pytest.mark.parametrize("echo_db", [-30.0, -12.0])
+def test_a_person_talking_over_a_quieter_echo_is_heard_as_without_it(
+    engine: VadEngine, echo_db: float
+) -> None:
+    started = starts(engine, microphone(echo_db, 150, 2.5, room=True), EchoGuard())
+    assert len(started) == 1
+    onset_ms = 2500 + PERSON.start_ms
+    assert abs(started[0].audio_start_ms - onset_ms) <= 96
+    assert started[0].detected_ms - onset_ms <= 250 + 2 * 32
+
+
+@pytest.mark.parametrize("delay_ms", [150, 300])
+def test_audio_sent_faster_than_real_time_is_gated_the_same(
+    engine: VadEngine, delay_ms: int
+) -> None:
+    # One pass takes many frames: the echo still due after the reference's last sound (up to
+    # the delay later) is gated even when that sound ends within a batch.
+    mic = microphone(-6.0, delay_ms, person_at_s=None, room=True)
+    assert starts(engine, mic, EchoGuard(), real_time=False) == []
+    with_person = microphone(-6.0, delay_ms, person_at_s=2.5, room=True)
+    assert len(starts(engine, with_person, EchoGuard(), real_time=False)) == 1
 
 
 def test_the_guard_lets_everything_through_when_the_avatar_is_silent() -> None:
     guard = EchoGuard()
-    assert guard.gate(10, 0.9, -30.0) == 0.9
-    guard.play(np.zeros(RATE, dtype="<i2").tobytes(), RATE, 0)
-    assert guard.gate(20, 0.9, -30.0) == 0.9
-    # A played frame makes quieter input frames within the delay window echo, not speech.
-    guard.play(pcm16(AVATAR.samples), RATE, 2000)
-    frame = 2000 // 32 + 40
-    assert guard.gate(frame, 0.9, guard.loudest_reference_db(frame) - 30.0) == 0.0
-    assert guard.gate(frame, 0.9, guard.loudest_reference_db(frame) + 10.0) == 0.9
+    loud = (noise(0.032 * 4, -20.0, seed=1)).reshape(4, 512)
+    assert guard.gate(10, loud, [0.9] * 4) == [0.9] * 4
+    guard.play(np.zeros(RATE, dtype="<i2").tobytes(), RATE, 0)  # a second of silence played
+    assert guard.gate(14, loud, [0.9] * 4) == [0.9] * 4
+    assert guard.gated_frames == 0
 
 
-def test_level_db() -> None:
-    assert level_db(np.zeros(512, dtype=np.float32)) == SILENT_DB
-    assert level_db(np.ones(512, dtype=np.float32)) == pytest.approx(0.0)
-    assert level_db(np.full(512, 0.1, dtype=np.float32)) == pytest.approx(-20.0)
-
-
-def test_levels_db_matches_level_db_row_by_row() -> None:
-    frames = np.stack([np.zeros(512), np.full(512, 0.1), np.linspace(-1, 1, 512)])
-    frames = frames.astype(np.float32)
-    expected = [level_db(row) for row in frames]
-    assert levels_db(frames) == pytest.approx(expected, abs=1e-6)
+def test_a_frame_the_reference_explains_is_gated_and_a_louder_one_is_not() -> None:
+    guard = EchoGuard()  # until it learns, it takes the echo to be as loud as the reference
+    reply = noise(2.0, -20.0, seed=2)
+    guard.play(pcm16(reply), RATE, 0)
+    echo = with_echo(reply, -12.0, 0, 0)[: 8 * 512].reshape(8, 512)
+    assert guard.gate(0, echo, [0.9] * 8) == [0.0] * 8
+    shout = echo + noise(8 * 0.032, -5.0, seed=3).reshape(8, 512)
+    assert guard.gate(8, shout, [0.9] * 8) == [0.9] * 8
 
 
 def test_play_queues_replies_back_to_back_and_stop_drops_the_rest() -> None:
-    guard = EchoGuard(max_delay_ms=64)
-    second = np.full(RATE // 2, 8000, dtype="<i2").tobytes()  # 500 ms, loud
-    assert guard.play(second, RATE, 1000) == 1000
-    # Sent 100 ms later, but the first is still playing: it follows it.
-    assert guard.play(second, RATE, 1100) == 1500
+    second = pcm16(noise(0.5, -10.0, seed=6))  # 500 ms, loud
+    loud = noise(0.032, -20.0, seed=4).reshape(1, 512)
+    stopped, kept = EchoGuard(max_delay_ms=64), EchoGuard(max_delay_ms=64)
+    for guard in (stopped, kept):
+        assert guard.play(second, RATE, 1000) == 1000
+        # Sent 100 ms later, but the first is still playing: it follows it.
+        assert guard.play(second, RATE, 1100) == 1500
+    stopped.stop(1200)
+    # Played before the stop: its echo is expected; queued after it: never played.
+    assert stopped.gate(1200 // 32, loud, [0.9]) == [0.0]
+    assert kept.gate(1200 // 32, loud, [0.9]) == [0.0]
+    assert stopped.gate(1700 // 32, loud, [0.9]) == [0.9]
+    assert kept.gate(1700 // 32, loud, [0.9]) == [0.0]
     # Nothing queued any more: plays when sent.
-    assert guard.play(second, RATE, 5000) == 5000
-    assert guard.loudest_reference_db(1700 // 32) > -20
-    guard.stop(1200)
-    assert guard.loudest_reference_db(1200 // 32) > -20  # played before the stop: echo expected
-    assert guard.loudest_reference_db(1700 // 32) == SILENT_DB  # never played
-    assert guard.play(second, RATE, 1300) == 1300
+    assert stopped.play(second, RATE, 5000) == 5000
+
+
+def test_reference_at_another_rate_is_resampled_to_the_frames_rate() -> None:
+    guard = EchoGuard()
+    t = np.arange(24000) / 24000
+    tone = (0.3 * np.sin(2 * np.pi * 1100 * t) * 32767).astype("<i2").tobytes()
+    guard.play(tone, 24000, 0)
+    at_16k = (0.3 * np.sin(2 * np.pi * 1100 * np.arange(8 * 512) / RATE)).astype(np.float32)
+    quiet_echo = at_16k.reshape(8, 512) * 0.5
+    assert guard.gate(0, quiet_echo, [0.9] * 8) == [0.0] * 8
+
+
+def test_bands_measure_power_per_band() -> None:
+    bands = _Bands(RATE)
+    tone = (0.1 * np.sin(2 * np.pi * 1100 * np.arange(512) / RATE)).astype(np.float32)
+    powers = bands.of(tone.reshape(1, 512))[0]
+    assert powers[6] == pytest.approx(-23.0, abs=0.5)  # the 1000-1250 Hz band: 0.005 of power
+    assert np.all(np.delete(powers, 6) < -70.0)
+    assert bands.of(np.zeros((1, 512), dtype=np.float32))[0][0] == SILENT_DB
+    white = noise(0.032 * 20, -20.0, seed=5).reshape(20, 512)
+    total = np.sum(10 ** (bands.of(white) / 10), axis=1)
+    assert 10 * np.log10(np.mean(total)) == pytest.approx(-20.0, abs=0.5)
+    assert _Bands(8000).count == 14
+
+
+def test_room_response_decays_and_keeps_the_level() -> None:
+    response = room_response()
+    assert np.sum(np.square(response)) == pytest.approx(1.0, rel=1e-3)
+    energy = np.square(response)
+    first, last = np.sum(energy[:800]), np.sum(energy[-800:])
+    assert 10 * np.log10(last / first) < -30.0  # the tail has died away
