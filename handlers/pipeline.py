@@ -37,7 +37,7 @@ from generated.models import (
     Stage,
     TtsResponseType,
 )
-from handlers.animation.track import ReplyTimings
+from handlers.animation.track import ReplyTimings, Stretch
 from handlers.audio import Mp3Encoder, Pcm16Resampler, resample_pcm16, wav_bytes
 from handlers.deadlines import DEFAULT_DEADLINES, Deadlines, stream_within, within
 from handlers.ids import new_response_id
@@ -142,6 +142,47 @@ class AudioEncoder:
         return pcm
 
 
+@dataclass(frozen=True, slots=True)
+class StreamPacing:
+    """When a streamed reply's chunks go out: each at once while the Receiver has little audio
+    queued (first audio is never held back), else merged into deltas of at most ``hold_ms`` (or
+    one chunk, if longer).
+
+    Providers stream in pieces of their own choosing (tens of ms of audio at times); every delta
+    costs the server an emit, its timings and a websocket frame per Receiver, and the Receiver a
+    message. A Receiver that has more than ``low_water_ms`` queued loses nothing when the next
+    ``hold_ms`` come as one delta. Its queue is estimated from the audio sent, as played in real
+    time from the first delta on.
+    """
+
+    hold_ms: float = 200.0
+    low_water_ms: float = 400.0
+    clock: Callable[[], float] = time.monotonic
+
+    def holds(self, held: Sequence[PcmChunk], sent_ms: int, first_audio_at: float | None) -> bool:
+        """Whether to keep ``held`` (the chunks not sent yet) for the next delta."""
+        if first_audio_at is None:
+            return False
+        queued_ms = sent_ms - (self.clock() - first_audio_at) * 1000
+        if queued_ms < self.low_water_ms:
+            return False
+        held_ms = [len(c.pcm) // 2 * 1000 / c.sample_rate for c in held]
+        # Held while the next chunk, if as long as the last, still fits in ``hold_ms``.
+        return sum(held_ms) + held_ms[-1] <= self.hold_ms
+
+
+def merged(chunks: Sequence[PcmChunk]) -> list[PcmChunk]:
+    """Consecutive chunks of one sample rate joined into one, with the last timeline among them
+    (a chunk's timeline covers its ``synthesize`` call's audio so far)."""
+    pieces: list[PcmChunk] = []
+    for rate, run in itertools.groupby(chunks, key=lambda chunk: chunk.sample_rate):
+        group = list(run)
+        timeline = next((c.timeline for c in reversed(group) if c.timeline is not None), None)
+        pcm = group[0].pcm if len(group) == 1 else b"".join(c.pcm for c in group)
+        pieces.append(PcmChunk(pcm, rate, timeline))
+    return pieces
+
+
 class Reply:
     """A turn being run: its transcript, then the language model's reply, spoken as it is
     written (``run``), and what of the reply has gone out so far.
@@ -183,6 +224,7 @@ class Reply:
         """Visemes and words per delta (handlers.animation.track)."""
         self.tts_request = dataclasses.replace(tts, timings=self.timings.wanted(tts_mode))
         self.timing = TurnTiming(turn, self.response_id)
+        self.pacing = StreamPacing()
 
     @property
     def audio_sent_ms(self) -> int:
@@ -394,16 +436,29 @@ class Reply:
 
     async def _stream_sentence(self, sentence: str) -> None:
         text: str | None = sentence
+        held: list[PcmChunk] = []
         async with (
             self.timings.stretch(sentence) as stretch,
             closing(self._synthesize(sentence)) as chunks,
         ):
             async for chunk in chunks:
-                await stretch.add(chunk)  # its marks, before the delta that carries it
-                audio = self.encoder.encode_streaming(chunk)
-                if audio:
-                    await self._delta(audio, text, final=False)
-                    text = None
+                held.append(chunk)
+                if not self.pacing.holds(held, self.audio_sent_ms, self.timing.first_audio_at):
+                    text = await self._send_held(stretch, held, text)
+            await self._send_held(stretch, held, text)
+
+    async def _send_held(
+        self, stretch: Stretch, held: list[PcmChunk], text: str | None
+    ) -> str | None:
+        """The chunks held so far as one delta (one per sample rate); the text not sent yet."""
+        for piece in merged(held):
+            await stretch.add(piece)  # its marks, before the delta that carries it
+            audio = self.encoder.encode_streaming(piece)
+            if audio:
+                await self._delta(audio, text, final=False)
+                text = None
+        held.clear()
+        return text
 
     async def _speak_stream(self, sentences: asyncio.Queue[str | None]) -> None:
         """Audio chunks as the engine yields them; the first chunk of a sentence carries its text.
