@@ -523,8 +523,8 @@ class TurnTaking:
                 event="response.audio.played",
             )
         playback.reported(payload.played_ms, self.clock())
-        if playback.final and playback.played_ms == playback.audio_ms:
-            return  # all of it was heard: the history keeps the whole reply
+        # All of it heard restores the whole reply too: the server may have cut it by its own
+        # estimate (a cancel as the Receiver played the last of it).
         if self.session.turns.revise(playback.response_id, playback.heard(playback.played_ms or 0)):
             self.session.history_changed()
 

@@ -172,10 +172,13 @@ class TurnQueue:
 
     def revise(self, response_id: str, heard: str) -> bool:
         """Make the last reply's assistant message what was heard of it ("" removes it, keeping
-        the user's message); False when ``response_id`` is not the last reply remembered."""
+        the user's message); False when that changes nothing or ``response_id`` is not the last
+        reply remembered."""
         if self._last_exchange is None or self._last_exchange[0] != response_id:
             return False
         _, user_message, message = self._last_exchange
+        if (message.content if message is not None else "") == heard:
+            return False
         messages = list(self.history)
         at = next((i for i, item in enumerate(messages) if item is user_message), None)
         if at is None:

@@ -296,6 +296,41 @@ async def test_played_report_cuts_the_history_and_bad_reports_get_errors(serve: 
     assert kept and reply.startswith(kept) and len(kept) < len(reply)
 
 
+async def test_a_later_report_of_the_whole_reply_restores_it(
+    serve: ServeFn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The server may cut the history by its own estimate (a cancel as the Receiver played the
+    # last of it); the Receiver's report that it played all of it has the last word.
+    llm = RecordingLlm()
+    server, sender, receiver = await start(serve, llm, SlowTts(), animation=NO_TIMINGS)
+    session = server.chat.sessions[sender.session_id]
+    writes: list[None] = []
+    history_changed = session.history_changed
+    monkeypatch.setattr(session, "history_changed", lambda: writes.append(history_changed()))
+    pcm = clip(WEATHER)
+    await sender.send_pcm(pcm)
+    await sender.commit()
+    final = await receiver.wait_for("response.audio.delta", lambda p: p["final"])
+    reply = (await receiver.wait_for("response.text"))["text"]
+    audio_ms = (
+        sum(len(d["audio"]) for d in receiver.named("response.audio.delta"))
+        * 1000
+        // (2 * final["sampleRate"])
+    )
+    played = {"responseId": final["responseId"], "playedMs": audio_ms}
+
+    await receiver.emit("response.audio.played", played)  # all of it: nothing to write
+    await receiver.emit("response.audio.played", {**played, "playedMs": 1000})
+    await receiver.emit("response.audio.played", played)
+    await sender.send_pcm(pcm)
+    await sender.commit()
+    await receiver.wait_for("response.audio.delta", lambda p: p["final"] and p != final)
+
+    assert len(writes) == 2  # the cut, and the whole reply back
+    history = [(m.role, m.content) for m in llm.requests[-1].messages]
+    assert history[1] == ("assistant", reply)
+
+
 async def test_barge_in_by_speech_during_playback(serve: ServeFn) -> None:
     """The reply has been written and sent but still plays (seconds of audio) when the person
     speaks: response.cancelled (barge_in) at once, and the history keeps what was heard."""
