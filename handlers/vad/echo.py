@@ -103,6 +103,13 @@ class EchoGuard:
                 level = level_db(samples[start : start + per_frame])
                 self._reference_db[frame] = max(level, self._reference_db.get(frame, SILENT_DB))
 
+    @property
+    def idle(self) -> bool:
+        """Nothing played is known or waiting to be placed (worker side): ``gate`` would return
+        every probability unchanged. ``play`` places new audio after the input pushed so far,
+        so audio played after this is read cannot reach frames already taken from the inbox."""
+        return not self._incoming and not self._reference_db
+
     def loudest_reference_db(self, frame: int) -> float:
         """The loudest reference frame whose echo may reach input frame ``frame``."""
         self._absorb()

@@ -101,3 +101,31 @@ def test_play_queues_replies_back_to_back_and_stop_drops_the_rest() -> None:
     assert guard.loudest_reference_db(1200 // 32) > -20  # played before the stop: echo expected
     assert guard.loudest_reference_db(1700 // 32) == SILENT_DB  # never played
     assert guard.play(second, RATE, 1300) == 1300
+
+
+def test_an_idle_guard_is_skipped_without_changing_a_decision(engine: VadEngine) -> None:
+    """A guard with nothing played is idle: the worker skips its levels, and every probability
+    and event is the same as without a guard; once something is played it is not idle."""
+    guard = EchoGuard(max_delay_ms=64)
+    assert guard.idle
+    mic = microphone(-10.0, 150, person_at_s=None)
+    results = []
+    for with_guard in (None, guard):
+        events: list[TurnEvent] = []
+        stream = engine.open_stream(RATE, events.extend, guard=with_guard)
+        stream.probabilities = []
+        for chunk in chunks(pcm16(mic)):
+            stream.push(chunk)
+            engine.process_pending()
+        results.append((stream.probabilities, events))
+    assert results[0] == results[1]
+    assert results[0][1] != []  # the echo, unguarded, does start a turn
+    assert guard.idle and guard.gated_frames == 0
+    guard.play(pcm16(AVATAR.samples[:RATE]), RATE, 0)
+    assert not guard.idle
+    # The reply's frames (up to 1 s, frame 31) are forgotten once they are out of the delay
+    # window (2 frames) at the next cleanup (every 32 frames): by frame 66.
+    guard.gate(65, 0.9, -30.0)
+    assert not guard.idle
+    guard.gate(66, 0.9, -30.0)
+    assert guard.idle
