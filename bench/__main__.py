@@ -35,6 +35,7 @@ from bench.serve import GC_ENV
 Suite = Callable[[bool, Callable[[str], None]], Awaitable[JSON]]
 SUITES: dict[str, Suite] = {
     "capacity": capacity.run,
+    "capacity-vad": capacity.run_vad,
     "latency": latency.run,
     "embedded": embedded.run,
     "memory": memory.run,
