@@ -9,7 +9,7 @@ unanswered, and no Sender falls behind real time.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from bench.common import JSON, Cpus, in_process, running_server, wait_for_quiet
 from bench.loadgen import CapacitySpec, capacity_load
@@ -296,7 +296,14 @@ async def run_vad(quick: bool, log: Callable[[str], None]) -> JSON:
     commit is answered by exactly one transcript, as without VAD.
     """
     cpus = Cpus.detect()
-    plan = Plan.quick() if quick else Plan()
+    # Steps of 50 around the target of 150, refined to 10 (to 25 in a quick run).
+    plan = replace(
+        Plan.quick() if quick else Plan(),
+        start=50,
+        step=50,
+        limit=400,
+        resolution=25 if quick else 10,
+    )
     found = await sweep(["app", "vad"], plan, cpus, log)
     off, on = found["app"], found["vad"]
     ratio = on["max_sessions"] / off["max_sessions"] if off["max_sessions"] else None

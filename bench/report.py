@@ -73,13 +73,13 @@ def capacity_vad_rows(run: JSON) -> list[Row]:
         more = f", fails at {engine['first_failure']}" if engine["first_failure"] else ""
         return f"{engine['max_sessions']} sessions (p99 {p99} ms{more})"
 
-    cost = data["cpu_per_session"]
+    held_cost = data["at_most_held"]
+    with_vad, without = held_cost["with_vad"], held_cost["without_vad"]
     cpu = (
-        f"; server CPU per session at S={cost['with_vad']['sessions']}:"
-        f" {cost['with_vad']['server_cpu_ms_per_session_s']} ms/s with VAD (the VAD worker"
-        f" {cost['with_vad'].get('vad_worker_cpu_ms_per_session_s')} ms/s),"
-        f" {cost['without_vad']['server_cpu_ms_per_session_s']} ms/s without"
-        if cost
+        f"; server CPU per session there: {with_vad['server_cpu_ms_per_session_s']} ms/s with"
+        f" VAD (its worker thread {with_vad.get('vad_worker_cpu_ms_per_session_s')} ms/s),"
+        f" {without['server_cpu_ms_per_session_s']} ms/s without"
+        if with_vad and without
         else ""
     )
     return [
