@@ -2,8 +2,9 @@
 bench/results/<name>.json and bench/results/README-table.md.
 
 On a 2-core machine the defaults take about 10-15 minutes for capacity, latency, embedded and
-memory together, about 10 for conversation (conversations per core), 5 for soak (10,000 turns)
-and a minute each for profile and sphinx; ``--quick`` is a smoke run (a few minutes for all) with
+memory together, about 8 for capacity-vad (our server with and without server VAD, side by
+side), about 10 for conversation (conversations per core), 5 for soak (10,000 turns) and a
+minute each for profile and sphinx; ``--quick`` is a smoke run (a few minutes for all) with
 fewer steps and shorter windows; it writes <name>.quick.json, and the table takes a full run's
 figures where there are any.
 """
@@ -46,6 +47,7 @@ from bench.serve import GC_ENV
 Suite = Callable[[bool, Callable[[str], None]], Awaitable[JSON]]
 SUITES: dict[str, Suite] = {
     "capacity": capacity.run,
+    "capacity-vad": capacity.run_vad,
     "latency": latency.run,
     "embedded": embedded.run,
     "memory": memory.run,

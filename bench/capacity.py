@@ -9,7 +9,7 @@ unanswered, and no Sender falls behind real time.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from bench.common import JSON, Cpus, in_process, running_server, wait_for_quiet
 from bench.loadgen import CapacitySpec, capacity_load
@@ -75,10 +75,24 @@ def judge(step: JSON) -> tuple[bool, str]:
     return not reasons, "; ".join(reasons)
 
 
-async def run_step(engine: str, sessions: int, plan: Plan, cpus: Cpus) -> JSON:
+VARIANTS: dict[str, tuple[str, str | None]] = {
+    "bare": ("bare", None),
+    "app": ("app", None),
+    "vad": ("app", "server_vad"),
+}
+"""What each searched variant runs: (the bench.serve engine, the sessions' turnDetection.type).
+``vad`` is our server with every session on server VAD (see ``run_vad``)."""
+
+
+async def run_step(variant: str, sessions: int, plan: Plan, cpus: Cpus) -> JSON:
+    engine, turn_detection = VARIANTS[variant]
     async with running_server(engine, "instant", cpus.server) as server:
         spec = CapacitySpec(
-            url=server.url, sessions=sessions, warmup_s=plan.warmup_s, measure_s=plan.measure_s
+            url=server.url,
+            sessions=sessions,
+            warmup_s=plan.warmup_s,
+            measure_s=plan.measure_s,
+            turn_detection=turn_detection,
         )
         result: JSON = await in_process(cpus.client, capacity_load, spec)
     ok, why = judge(result)
@@ -167,7 +181,14 @@ def _describe(engine: str, step: JSON) -> str:
         f"  lost {step['lost_commits']}  behind {step['senders_behind']}"
         f"  server: cpu {server['cpu']} lag p99 {server['lag_ms']['p99']} ms"
         f" appends/s {server['appends_per_s']}/{step['expected_appends_per_s']}"
-        f"  generator: cpu {step['generator_cpu']} lag p99 {step['generator_lag_ms']['p99']} ms"
+        + (
+            f" vad worker cpu {server['vad_worker_cpu']}"
+            f" ({server['vad_frames_per_model_call']} frames/call)"
+            f" speech starts {step['speech_started']}"
+            if "vad_worker_cpu" in server
+            else ""
+        )
+        + f"  generator: cpu {step['generator_cpu']} lag p99 {step['generator_lag_ms']['p99']} ms"
         f"  others: cpu {step['other_processes_cpu']}"
         f"  -> {'holds' if step['holds'] else 'fails: ' + step['why_not']}"
         f"{' (noisy)' if step.get('noisy') else ''}"
@@ -237,4 +258,93 @@ def cpu_cost(bare: list[JSON], ours: list[JSON]) -> JSON:
         "bare_cpu_ms_per_session_s": round(bare_ms, 3),
         "app_cpu_ms_per_session_s": round(ours_ms, 3),
         "ratio": round(bare_ms / ours_ms, 2),
+    }
+
+
+# -- with server VAD ---------------------------------------------------------------------------
+
+VAD_TARGET_SESSIONS = 150
+"""The issue's target: real-time sessions one core holds with server VAD on every session."""
+
+
+def per_session_cpu(steps: list[JSON], sessions: int) -> JSON:
+    """Server CPU (all its threads) and the VAD worker's share, in milliseconds of CPU per
+    session-second, averaged over the steps run at ``sessions``."""
+    runs = [s for s in steps if s["sessions"] == sessions]
+    if not runs:
+        return {}
+
+    def mean_ms(values: list[float]) -> float:
+        return round(sum(values) / len(values) / sessions * 1000, 3)
+
+    figures: JSON = {
+        "sessions": sessions,
+        "server_cpu_ms_per_session_s": mean_ms([float(s["server"]["cpu"]) for s in runs]),
+    }
+    vad = [float(s["server"]["vad_worker_cpu"]) for s in runs if "vad_worker_cpu" in s["server"]]
+    if vad:
+        figures["vad_worker_cpu_ms_per_session_s"] = mean_ms(vad)
+    return figures
+
+
+async def run_vad(quick: bool, log: Callable[[str], None]) -> JSON:
+    """Our server without and with server VAD on every session, taking turns at each S.
+
+    The Senders stream the same quiet noise as ``run`` and still commit by hand every 2 s: VAD
+    runs its model on every 32 ms frame whatever the audio, and hears no speech in it, so it
+    never opens or commits a turn itself (``speech_started`` counts any it did) and every
+    commit is answered by exactly one transcript, as without VAD.
+    """
+    cpus = Cpus.detect()
+    # Steps of 50 around the target of 150, refined to 10 (to 25 in a quick run).
+    plan = replace(
+        Plan.quick() if quick else Plan(),
+        start=50,
+        step=50,
+        limit=400,
+        resolution=25 if quick else 10,
+    )
+    found = await sweep(["app", "vad"], plan, cpus, log)
+    off, on = found["app"], found["vad"]
+    ratio = on["max_sessions"] / off["max_sessions"] if off["max_sessions"] else None
+    common = sorted({s["sessions"] for s in off["steps"]} & {s["sessions"] for s in on["steps"]})
+    cost = (
+        {
+            "without_vad": per_session_cpu(off["steps"], common[0]),
+            "with_vad": per_session_cpu(on["steps"], common[0]),
+        }
+        if common
+        else {}
+    )
+    log(
+        f"  largest S: without VAD {off['max_sessions']}, with server VAD {on['max_sessions']}"
+        f" (target {VAD_TARGET_SESSIONS}) -> {ratio if ratio is None else round(ratio, 2)}x"
+    )
+    if cost:
+        log(
+            f"  CPU per session at S={common[0]}:"
+            f" {cost['without_vad']['server_cpu_ms_per_session_s']} ms/s without VAD,"
+            f" {cost['with_vad']['server_cpu_ms_per_session_s']} ms/s with it, of which the VAD"
+            f" worker {cost['with_vad'].get('vad_worker_cpu_ms_per_session_s')} ms/s"
+        )
+    return {
+        "pinning": cpus.describe(),
+        "criteria": {
+            "p99_commit_to_transcript_ms_below": P99_LIMIT_MS,
+            "no_lost_commits": True,
+            "sender_never_later_than_ms": 100,
+        },
+        "audio": "quiet white noise (+-300 of 32768, about -45 dBFS); manual commits every 2 s",
+        "plan": asdict(plan),
+        "app": off,
+        "vad": on,
+        "ratio": round(ratio, 2) if ratio is not None else None,
+        "target_sessions": VAD_TARGET_SESSIONS,
+        "cpu_per_session": cost,
+        "at_most_held": {
+            "without_vad": per_session_cpu(off["steps"], off["max_sessions"]),
+            "with_vad": per_session_cpu(on["steps"], on["max_sessions"]),
+        },
+        "speech_started": sum(s["speech_started"] for s in on["steps"]),
+        "generator": generator_summary([*off["steps"], *on["steps"]]),
     }

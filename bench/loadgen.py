@@ -90,6 +90,8 @@ class Pair:
     http: aiohttp.ClientSession | None = None
     provider: str | None = None
     """With ``mode``: the provider every stage uses (None keeps the session's default)."""
+    turn_detection: str | None = None
+    """``turnDetection.type`` to set with session.update once connected (None keeps ``none``)."""
     sender: Client = field(init=False)
     receiver: Client = field(init=False)
     turns: list[TurnRecord] = field(default_factory=list)
@@ -98,6 +100,8 @@ class Pair:
     awaiting_audio: deque[TurnRecord] = field(default_factory=deque)
     errors: dict[str, int] = field(default_factory=dict)
     deltas: int = 0
+    speech_started: int = 0
+    """`input.speech.started` seen by the Sender (turns server VAD opened)."""
     updated: asyncio.Event = field(default_factory=asyncio.Event)
     turn_done: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -157,9 +161,14 @@ class Pair:
             del data
             self.updated.set()
 
+        async def on_speech_started(data: dict[str, Any]) -> None:
+            del data
+            self.speech_started += 1
+
         self.sender.on("request.transcribe.done", on_transcript)
         self.sender.on("custom.error", on_error)
         self.sender.on("session.updated", on_updated)
+        self.sender.on("input.speech.started", on_speech_started)
         self.receiver.on("response.text", on_text)
         self.receiver.on("response.audio.delta", on_delta)
         self.receiver.on("custom.error", on_error)
@@ -194,6 +203,12 @@ class Pair:
                     "inputAudio": {"format": "pcm16", "sampleRate": SAMPLE_RATE},
                     "outputAudio": {"format": "pcm16", "sampleRate": OUTPUT_RATE},
                 },
+            )
+            await asyncio.wait_for(self.updated.wait(), 30)
+        if self.turn_detection is not None:
+            self.updated.clear()
+            await self.sender.emit(
+                "session.update", {"turnDetection": {"type": self.turn_detection}}
             )
             await asyncio.wait_for(self.updated.wait(), 30)
 
@@ -286,6 +301,8 @@ class CapacitySpec:
     """A Sender whose chunk goes out later than this after its time is behind real time."""
     client: str = "wire"
     """``wire`` (bench.wire, lean) or ``socketio`` (socketio.AsyncClient)."""
+    turn_detection: str | None = None
+    """``server_vad``: every session turns server VAD on (session.update) before it streams."""
 
 
 async def _stream_and_commit(
@@ -334,7 +351,10 @@ async def http_session() -> AsyncIterator[aiohttp.ClientSession]:
 
 async def _capacity(spec: CapacitySpec, http: aiohttp.ClientSession | None) -> JSON:
     loop = asyncio.get_running_loop()
-    pairs = [Pair(f"cap-{index:05d}", http=http) for index in range(spec.sessions)]
+    pairs = [
+        Pair(f"cap-{index:05d}", http=http, turn_detection=spec.turn_detection)
+        for index in range(spec.sessions)
+    ]
     connect_s = await connect_all(spec.url, pairs)
     monitor = LagMonitor()
     monitor.start()
@@ -374,6 +394,17 @@ async def _capacity(spec: CapacitySpec, http: aiohttp.ClientSession | None) -> J
             ),
             "gc_pauses": after["gc_pauses"],
         }
+        if "vad_worker_cpu_s" in after:
+            # The VAD worker thread is part of the server's CPU above; this is its share.
+            frames = after["vad_frames"] - before.get("vad_frames", 0)
+            calls = after["vad_model_calls"] - before.get("vad_model_calls", 0)
+            measured["server"]["vad_worker_cpu"] = round(
+                (after["vad_worker_cpu_s"] - before.get("vad_worker_cpu_s", 0.0))
+                / after["window_s"],
+                3,
+            )
+            measured["server"]["vad_frames_per_s"] = round(frames / after["window_s"], 1)
+            measured["server"]["vad_frames_per_model_call"] = round(frames / max(1, calls), 1)
 
     measuring = asyncio.create_task(measure_window())
     worst = await asyncio.gather(
@@ -405,6 +436,8 @@ async def _capacity(spec: CapacitySpec, http: aiohttp.ClientSession | None) -> J
         "senders_behind": sum(1 for late in worst if late > spec.behind_limit_s),
         "send_lateness_ms": summary_ms(lateness),
         "receiver_deltas": sum(pair.deltas for pair in pairs),
+        "turn_detection": spec.turn_detection or "none",
+        "speech_started": sum(pair.speech_started for pair in pairs),
         "expected_appends_per_s": round(spec.sessions / CHUNK_S, 1),
         **measured,
     }

@@ -62,6 +62,41 @@ def capacity_rows(run: JSON) -> list[Row]:
     ]
 
 
+def capacity_vad_rows(run: JSON) -> list[Row]:
+    data = run["result"]
+    machine, date = _stamp(run)
+    off, on = data["app"], data["vad"]
+
+    def held(engine: JSON) -> str:
+        steps = [s for s in engine["steps"] if s["sessions"] == engine["max_sessions"]]
+        p99 = steps[-1]["commit_to_transcript_ms"]["p99"] if steps else None
+        more = f", fails at {engine['first_failure']}" if engine["first_failure"] else ""
+        return f"{engine['max_sessions']} sessions (p99 {p99} ms{more})"
+
+    held_cost = data["at_most_held"]
+    with_vad, without = held_cost["with_vad"], held_cost["without_vad"]
+    cpu = (
+        f"; server CPU per session there: {with_vad['server_cpu_ms_per_session_s']} ms/s with"
+        f" VAD (its worker thread {with_vad.get('vad_worker_cpu_ms_per_session_s')} ms/s),"
+        f" {without['server_cpu_ms_per_session_s']} ms/s without"
+        if with_vad and without
+        else ""
+    )
+    return [
+        (
+            "Capacity with server VAD on every session (`turnDetection: server_vad`; the same"
+            " real-time Senders, quiet noise VAD hears no speech in, manual commits every 2 s),"
+            " next to our server without VAD in the same run",
+            f"{held(on)}; without VAD {held(off)}: **{data['ratio']}x**{cpu};"
+            f" {data['speech_started']} turns started by VAD",
+            f">= {data['target_sessions']} sessions",
+            _meets(on["max_sessions"] >= data["target_sessions"]),
+            machine,
+            date,
+        )
+    ]
+
+
 def latency_rows(run: JSON) -> list[Row]:
     data = run["result"]
     machine, date = _stamp(run)
@@ -284,6 +319,7 @@ def sphinx_rows(run: JSON) -> list[Row]:
 
 BUILDERS: dict[str, Callable[[JSON], list[Row]]] = {
     "capacity": capacity_rows,
+    "capacity-vad": capacity_vad_rows,
     "latency": latency_rows,
     "embedded": embedded_rows,
     "memory": memory_rows,

@@ -38,6 +38,7 @@ from handlers.server import ChatServer, create_app, tune_gc
 
 MAX_HTTP_BUFFER = 8 * 1024 * 1024
 GC_ENV = "METAHUMAN_BENCH_SERVER_GC"
+BENCH_CONNECTIONS_PER_ADDRESS = 100_000
 
 
 class GcPauses:
@@ -117,12 +118,19 @@ def _counters(engine: str, server: ChatServer | None) -> dict[str, Any]:
             "commits": BareCounters.commits,
         }
     assert server is not None
-    return {
+    counters: dict[str, Any] = {
         "appends": Counters.stt_chunks,
         "append_bytes": Counters.stt_bytes,
         "transcripts": Counters.transcripts,
         "sessions": len(server.sessions),
     }
+    if server.services.vad.started:
+        # Server VAD's worker thread: its CPU is part of the process's, counted apart too.
+        vad = server.services.vad.engine()
+        counters["vad_worker_cpu_s"] = vad.worker_cpu_s
+        counters["vad_frames"] = vad.frames_processed
+        counters["vad_model_calls"] = vad.model_calls
+    return counters
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -133,6 +141,9 @@ async def serve(args: argparse.Namespace) -> None:
             port=0,
             socketio_path=SOCKETIO_PATH,
             max_queued_turns=args.max_queued_turns,
+            # Every load generator connection comes from 127.0.0.1: two per session, hundreds
+            # of sessions. The per-address limit guards a real deployment, not this one.
+            max_connections_per_address=BENCH_CONNECTIONS_PER_ADDRESS,
             log_level="WARNING",
         )
         app, server = create_app(config, registry(args.providers, os.environ))

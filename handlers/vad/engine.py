@@ -106,6 +106,11 @@ class VadStream:
             else soxr.ResampleStream(sample_rate, 16000, 1, dtype="float32", quality="MQ")
         )
         self._samples: FloatArray = np.zeros(0, dtype=np.float32)
+        """Resampled audio short of a whole frame (rates the model does not take)."""
+        self._partial = b""
+        """PCM16 short of a whole frame (native rates): kept as bytes, so that a pass that
+        completes no frame of this stream (a 20 ms append is most of a 32 ms frame) costs no
+        numpy at all."""
         self.context: FloatArray = np.zeros(self.model_rate.context, dtype=np.float32)
         self.state: FloatArray = np.zeros((2, STATE_SIZE), dtype=np.float32)
 
@@ -161,12 +166,19 @@ class VadStream:
             return np.zeros((0, self.model_rate.frame), dtype=np.float32)
         pcm = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         pcm = pcm[: len(pcm) - len(pcm) % 2]
+        frame = self.model_rate.frame
+        if self._resampler is None:
+            pcm = self._partial + pcm if self._partial else pcm
+            whole_bytes = len(pcm) // (2 * frame) * (2 * frame)
+            self._partial = pcm[whole_bytes:]
+            if not whole_bytes:
+                return np.zeros((0, frame), dtype=np.float32)
+            whole_pcm = np.frombuffer(pcm, dtype="<i2", count=whole_bytes // 2)
+            return (whole_pcm.astype(np.float32) / 32768.0).reshape(-1, frame)
         samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
-        if self._resampler is not None:
-            samples = np.asarray(self._resampler.resample_chunk(samples), dtype=np.float32)
+        samples = np.asarray(self._resampler.resample_chunk(samples), dtype=np.float32)
         if self._samples.size:
             samples = np.concatenate((self._samples, samples))
-        frame = self.model_rate.frame
         whole = samples.size // frame * frame
         self._samples = samples[whole:].copy()
         return samples[:whole].reshape(-1, frame)
@@ -258,7 +270,11 @@ class VadEngine:
 
     def _enqueue(self, stream: VadStream) -> None:
         self._queue.append(stream)
-        self._wake.set()
+        # Event.set takes a lock and notifies: skip it when the worker is already woken. It
+        # clears the event before it drains the queue, so a stream appended before this check
+        # is taken by the pass that follows the clear.
+        if not self._wake.is_set():
+            self._wake.set()
 
     def _run(self) -> None:
         while True:
