@@ -313,3 +313,26 @@ async def test_decoding_does_not_block_the_event_loop(stt: LocalSpeechToText) ->
     assert "history" in transcript.text
     # pocketsphinx's final pass holds the GIL (~20 ms per second of speech); the rest does not.
     assert longest_gap < 0.5 * decoding, (longest_gap, decoding)
+
+
+async def test_committed_speech_takes_back_the_decoder_that_heard_the_least() -> None:
+    # The utterance asked to give its decoder back decodes again from its start later: the
+    # one with the least audio so far wastes the least work.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from handlers.providers.stt.local import _DecoderPool, _Transcription
+
+    decoder = object()
+    pool = _DecoderPool(1, ThreadPoolExecutor(1), decoder)
+    assert pool.try_acquire() is decoder
+    long, short = _Transcription(16_000), _Transcription(16_000)
+    long.add(bytes(32_000))
+    short.add(bytes(640))
+    pool.lent.update({long, short})
+
+    committed = asyncio.ensure_future(pool.acquire("session-b"))
+    await asyncio.sleep(0)
+
+    assert short.yield_requested and not long.yield_requested
+    pool.release(decoder)  # the short one gives it back: the committed utterance gets it
+    assert await committed is decoder

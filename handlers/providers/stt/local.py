@@ -173,12 +173,13 @@ class _DecoderPool:
             raise
 
     def _preempt(self) -> None:
-        """Ask one uncommitted utterance holding a decoder to give it back."""
-        for utterance in self.lent:
-            if not utterance.ended and not utterance.yield_requested:
-                utterance.yield_requested = True
-                utterance.arrived.set()
-                return
+        """Ask one uncommitted utterance holding a decoder to give it back: the one that has
+        heard the least, whose decoding so far (done again from its start later) costs least."""
+        candidates = [u for u in self.lent if not u.ended and not u.yield_requested]
+        if candidates:
+            utterance = min(candidates, key=lambda candidate: candidate.heard_bytes)
+            utterance.yield_requested = True
+            utterance.arrived.set()
 
     def release(self, decoder: Decoder) -> None:
         for caller, waiters in list(self._waiters.items()):
@@ -241,6 +242,7 @@ class _Transcription:
         self.sample_rate = sample_rate
         self.heard: list[bytes] = []
         """All the audio so far, to decode again from the start after a preemption."""
+        self.heard_bytes = 0
         self.pending: list[bytes] = []
         self.arrived = asyncio.Event()
         self.ended = False
@@ -254,6 +256,7 @@ class _Transcription:
 
     def add(self, chunk: bytes) -> None:
         self.heard.append(chunk)
+        self.heard_bytes += len(chunk)
         self.pending.append(chunk)
         self.arrived.set()
 
