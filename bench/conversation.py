@@ -337,7 +337,11 @@ def describe(step: JSON) -> str:
     )
     target = step.get("target_p95_ms")
     verdict = ""
-    if target is not None and audio["p95"] is not None:
+    if step["errors"]:
+        # A turn that failed is not a fast turn: a step with errors measures nothing (a cloud
+        # step once ran with every turn refused by the fake, and looked cheap).
+        verdict = f" (ERRORS: {sum(step['errors'].values())} error events; figures invalid)"
+    elif target is not None and audio["p95"] is not None:
         verdict = f" (target < {target:g}: {'met' if audio['p95'] < target else 'MISSED'})"
     return (
         f"  {step['stack']:8} {step['pool'] or '':11} N={step['sessions']:3}"

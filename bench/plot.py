@@ -50,7 +50,9 @@ def conversation_table(run: JSON) -> str:
         audio, text = step["commit_to_first_audio_ms"], step["commit_to_transcript_ms"]
         target = step.get("target_p95_ms")
         met = ""
-        if target is not None and audio["p95"] is not None:
+        if step.get("errors"):
+            met = f" ✗ ({sum(step['errors'].values())} errors)"
+        elif target is not None and audio["p95"] is not None:
             met = " ✓" if audio["p95"] < target else " ✗"
         lines.append(
             f"| {_label(step)} | {step['sessions']} | {audio['p50']} / {audio['p95']}"
