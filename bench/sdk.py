@@ -11,29 +11,18 @@ turns, so that other work on the machine weighs on both alike.
 from __future__ import annotations
 
 import asyncio
-import io
 import statistics
-import wave
 from collections.abc import Callable
 
 from openai import AsyncOpenAI, DefaultAioHttpClient
 
+from bench.cloud_fake import REPLY
 from bench.common import JSON, Cpus, cpu_seconds, in_process, pin
 from bench.conversation import cloud_fake
+from handlers.audio import wav_bytes
 
 CONCURRENCY = 50
-REPLY = "Sure, I can help with that. It looks mild and dry today."
 TRANSPORTS = ("httpx2", "aiohttp")
-
-
-def two_seconds_of_wav() -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(16_000)
-        wav.writeframes(bytes(64_000))
-    return buffer.getvalue()
 
 
 async def one_turn(client: AsyncOpenAI, wav: bytes) -> None:
@@ -59,7 +48,7 @@ async def cpu_ms_per_turn(transport: str, env: dict[str, str], turns: int) -> fl
         base_url=env["OPENAI_BASE_URL"],
         http_client=DefaultAioHttpClient() if transport == "aiohttp" else None,
     )
-    wav = two_seconds_of_wav()
+    wav = wav_bytes(bytes(64_000), 16_000)  # 2 s of silence
     limit = asyncio.Semaphore(CONCURRENCY)
 
     async def turn() -> None:

@@ -79,12 +79,7 @@ def estimate_prefix(reference: Timeline, pcm16: bytes, sample_rate: int) -> Time
     starts; the mouth rests wherever the audio so far is silent.
     """
     duration_ms = samples_to_ms(len(pcm16) // 2, sample_rate)
-    return fit_prefix(reference, frame_rms(pcm16, sample_rate), duration_ms)
-
-
-def fit_prefix(reference: Timeline, rms: FrameRms, duration_ms: float) -> Timeline:
-    """``estimate_prefix`` of audio whose frame energies are ``rms``."""
-    return place_prefix(reference, prefix_voicing(rms), duration_ms)
+    return place_prefix(reference, prefix_voicing(frame_rms(pcm16, sample_rate)), duration_ms)
 
 
 Voicing = tuple[int | None, tuple[tuple[float, float], ...]]
