@@ -464,33 +464,37 @@ class TurnTaking:
         if in_flight is not None and response_id in (None, in_flight.response_id):
             cancelled = await self.session.turns.cancel_response(reason.value)
             if cancelled is not None:
-                payload = ResponseCancelled(
-                    response_id=cancelled.response_id,
-                    item_id=cancelled.item_id,
-                    reason=reason,
-                    last_sequence=cancelled.last_sequence,
-                    audio_sent_ms=cancelled.audio_sent_ms,
+                stopped.append(
+                    ResponseCancelled(
+                        response_id=cancelled.response_id,
+                        item_id=cancelled.item_id,
+                        reason=reason,
+                        last_sequence=cancelled.last_sequence,
+                        audio_sent_ms=cancelled.audio_sent_ms,
+                    )
                 )
-                await self.announce(payload)
-                stopped.append(payload)
-                self._stop_playing(cancelled.response_id)
+                await self._announce_stopped(stopped[-1])
         now = self.clock()
         for playback in list(self.responses.values()):
             if playback.playing(now) and response_id in (None, playback.response_id):
-                payload = ResponseCancelled(
-                    response_id=playback.response_id,
-                    item_id=playback.item_id,
-                    reason=reason,
-                    last_sequence=playback.last_sequence,
-                    audio_sent_ms=playback.audio_ms,
+                stopped.append(
+                    ResponseCancelled(
+                        response_id=playback.response_id,
+                        item_id=playback.item_id,
+                        reason=reason,
+                        last_sequence=playback.last_sequence,
+                        audio_sent_ms=playback.audio_ms,
+                    )
                 )
-                await self.announce(payload)
-                stopped.append(payload)
-                self._stop_playing(playback.response_id)
+                await self._announce_stopped(stopped[-1])
         if stopped:
             for sender in self.inputs.values():
                 sender.guard.stop(sender.stream.pushed_ms)
         return stopped
+
+    async def _announce_stopped(self, payload: ResponseCancelled) -> None:
+        await self.announce(payload)
+        self._stop_playing(payload.response_id)
 
     def _stop_playing(self, response_id: str) -> None:
         """The response stops now: the history keeps what had been played of it."""
