@@ -24,6 +24,7 @@ import pytest
 import socketio
 
 from handlers.session_store import RedisSessionStore, StoredSession
+from tests.scaleout.recording import Events, next_event, recording_sender
 from tests.scaleout.test_survive_node import PrivateRedis, free_port
 from tests.server.audio_checks import WEATHER, clip
 
@@ -90,31 +91,12 @@ def redis_server() -> Iterator[PrivateRedis]:
     server.stop()
 
 
-async def talk(url: str, session_id: str) -> tuple[socketio.AsyncClient, list[tuple[str, Any]]]:
-    client = socketio.AsyncClient(reconnection=False)
-    got: list[tuple[str, Any]] = []
-
-    async def record(event: str, *args: Any) -> None:
-        got.append((event, args[0] if args else None))
-
-    client.on("*", record)
-    await client.connect(
-        f"{url}?sessionId={session_id}",
-        socketio_path="/socketio",
-        transports=["websocket"],
-        auth={"role": "sender", "sessionId": session_id},
-        wait_timeout=10,
-    )
-    return client, got
+async def talk(url: str, session_id: str) -> tuple[socketio.AsyncClient, Events]:
+    return await recording_sender(f"{url}?sessionId={session_id}", session_id, wait_timeout=10)
 
 
-async def wait_for(got: list[tuple[str, Any]], name: str, after: int, within: float = 30) -> Any:
-    async with asyncio.timeout(within):
-        while True:
-            for event, payload in got[after:]:
-                if event == name:
-                    return payload
-            await asyncio.sleep(0.05)
+async def wait_for(got: Events, name: str, after: int, within: float = 30) -> Any:
+    return await next_event(got, name, after, within=within, poll=0.05)
 
 
 async def history_of(store: RedisSessionStore, session: str, messages: int) -> StoredSession:

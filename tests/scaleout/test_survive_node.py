@@ -9,7 +9,6 @@ import shutil
 import socket
 import subprocess
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import aiohttp
 import pytest
@@ -19,6 +18,7 @@ from aiohttp import web
 from handlers.config import ServerConfig
 from handlers.server import ChatServer, create_app
 from handlers.session_store import RedisSessionStore
+from tests.scaleout.recording import Events, next_event, recording_sender
 
 
 def free_port() -> int:
@@ -84,30 +84,8 @@ async def nodes(redis_server: PrivateRedis) -> AsyncIterator[list[tuple[str, Cha
         await runner.cleanup()
 
 
-async def connect(url: str, session_id: str) -> tuple[socketio.AsyncClient, list[tuple[str, Any]]]:
-    client = socketio.AsyncClient(reconnection=False)
-    got: list[tuple[str, Any]] = []
-
-    async def record(event: str, *args: Any) -> None:
-        got.append((event, args[0] if args else None))
-
-    client.on("*", record)
-    await client.connect(
-        url,
-        socketio_path="/socketio",
-        transports=["websocket"],
-        auth={"role": "sender", "sessionId": session_id},
-    )
-    return client, got
-
-
-async def next_event(got: list[tuple[str, Any]], name: str, after: int = 0) -> Any:
-    async with asyncio.timeout(10):
-        while True:
-            for event, payload in got[after:]:
-                if event == name:
-                    return payload
-            await asyncio.sleep(0.02)
+async def connect(url: str, session_id: str) -> tuple[socketio.AsyncClient, Events]:
+    return await recording_sender(url, session_id)
 
 
 async def test_settings_and_history_survive_the_node(
