@@ -298,7 +298,9 @@ class VadEngine:
     def process_pending(self) -> int:
         """One pass over every queued stream's new audio; returns how many frames it ran."""
         work: list[_Work] = []
-        while self._queue:
+        # Only the streams queued when the pass began: a push meanwhile queues its stream again,
+        # and taking it twice in one pass would run two rows of it from the same LSTM state.
+        for _ in range(len(self._queue)):
             stream = self._queue.popleft()
             if stream.closed:
                 continue

@@ -136,6 +136,40 @@ def test_batched_streams_decide_as_each_alone(engine: VadEngine) -> None:
     assert batched_engine.model_calls * 2 < batched_engine.frames_processed
 
 
+def test_audio_pushed_during_a_pass_waits_for_the_next_one(engine: VadEngine) -> None:
+    """The loop may push while the worker drains the queue: the stream is queued again at once.
+    The pass must not take it twice (two rows of one stream in a batch run from the same LSTM
+    state, and the second chunk's frames are judged out of context); the next pass takes it."""
+    audio = pcm16(padded(FIXTURES[0], -55.0)[0])
+    whole = engine.open_stream(RATE, lambda events: None)
+    whole.probabilities = []
+    whole.push(audio)
+    engine.process_pending()
+
+    raced = engine.open_stream(RATE, lambda events: None)
+    raced.probabilities = []
+    pieces = chunks(audio, chunk_ms=200)
+    take_frames = raced._take_frames
+
+    def take_then_push() -> np.ndarray:
+        # What the event loop's push does when it runs between the worker's dequeue and the
+        # end of its pass.
+        frames = take_frames()
+        if pieces:
+            raced.push(pieces.pop(0))
+        return frames
+
+    raced._take_frames = take_then_push  # type: ignore[method-assign]
+    raced.push(pieces.pop(0))
+    passes = 0
+    while pieces or raced._inbox:
+        engine.process_pending()
+        passes += 1
+    engine.process_pending()
+    assert passes > 10  # a pass per pushed piece: never two of them in one pass
+    assert raced.probabilities == pytest.approx(whole.probabilities, abs=1e-4)
+
+
 @pytest.mark.parametrize("rate", [8000, 24000, 44100])
 def test_other_sample_rates(engine: VadEngine, rate: int) -> None:
     speech = FIXTURES[0]
