@@ -207,12 +207,13 @@ def create_app(
         if config.redis_url
         else None
     )
+    trusted_proxies = config.trusted_proxies
     server = ChatServer(
         config,
         registry,
         emitter,
         persistence,
-        address_of=lambda sid: client_address(sio.get_environ(sid)),
+        address_of=lambda sid: client_address(sio.get_environ(sid), trusted_proxies),
     )
     server.receivers = receivers
     dispatcher = register(sio, server, emitter)
