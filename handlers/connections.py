@@ -4,14 +4,16 @@
 (refused with ``too_many_connections``). Behind a reverse proxy the remote address is the
 proxy's: ``TrustedProxies`` (``--forwarded-allow-ips``) names the proxies whose
 ``X-Forwarded-For`` is believed, and ``client_address`` then takes the client's address from it.
-``ClientErrorLog`` writes client errors (bad packets, floods, refusals) as single lines carrying
-the session id, at most ``per_second`` a second for the whole process: a client must not be able
-to fill the disk. A traceback in the log means a
+``LeftSockets`` closes the Engine.IO connection of a client that left its last namespace but
+kept its socket open. ``ClientErrorLog`` writes client errors (bad packets, floods, refusals) as
+single lines carrying the session id, at most ``per_second`` a second for the whole process: a
+client must not be able to fill the disk. A traceback in the log means a
 bug in the server, never a client's doing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import time
@@ -19,6 +21,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import socketio
 
 log = logging.getLogger("metahuman.clients")
 
@@ -47,6 +51,55 @@ class ConnectionCounts:
             counter[key] -= 1
             if counter[key] <= 0:
                 del counter[key]
+
+
+class LeftSockets:
+    """Closes a client's Engine.IO connection once it has left its last Socket.IO namespace.
+
+    python-socketio ends a namespace on the client's DISCONNECT packet (the disconnect handler
+    runs, the connection slot is freed) but keeps the Engine.IO connection, and its websocket,
+    until the client closes it: a client that sends DISCONNECT and keeps the socket open holds
+    a websocket, its ping task and its environ for as long as it answers pings. The official
+    clients close the transport themselves once no namespace is left; this does it for them.
+    """
+
+    def __init__(self, sio: socketio.AsyncServer) -> None:
+        self.sio = sio
+        self.closed = 0
+        """Engine.IO connections closed so far."""
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def left(self, sid: str, namespace: str = "/") -> None:
+        """Client ``sid`` is leaving ``namespace`` (from its disconnect handler): close its
+        Engine.IO connection once the leave is done, unless it is in another namespace then."""
+        eio_sid = self.sio.manager.eio_sid_from_sid(sid, namespace)
+        if eio_sid is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._close_if_unused(eio_sid))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    def _in_a_namespace(self, eio_sid: str) -> bool:
+        """Connected or connecting to a namespace (not just leaving it)."""
+        manager = self.sio.manager
+        for namespace in list(manager.get_namespaces()):
+            sid = manager.sid_from_eio_sid(eio_sid, namespace)
+            if sid is not None and sid not in manager.pending_disconnect.get(namespace, ()):
+                return True
+        return False
+
+    async def _close_if_unused(self, eio_sid: str) -> None:
+        socket = self.sio.eio.sockets.get(eio_sid)
+        if socket is None or socket.closing or socket.closed or self._in_a_namespace(eio_sid):
+            return  # gone or going already (transport closed, released), or back in
+        self.closed += 1
+        # Engine.IO's CLOSE packet goes out; its disconnect event frees the environ.
+        await socket.close(wait=False)
+        if socket.upgraded:
+            # After the CLOSE packet the websocket writer ends and closes the websocket (the
+            # reader would otherwise wait for the client, or for the ping timeout).
+            socket.queue.put_nowait(None)
+        self.sio.eio.sockets.pop(eio_sid, None)
 
 
 @dataclass(slots=True)

@@ -1,16 +1,25 @@
 """Connection slots: the per-address bound behind a reverse proxy (X-Forwarded-For believed from
-the proxies named in --forwarded-allow-ips only)."""
+the proxies named in --forwarded-allow-ips only), and a client that leaves its namespace but
+keeps its socket open (the server closes it)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
 from collections import Counter
 
+import aiohttp
 import pytest
 
 from handlers.config import parse_config
 from handlers.connections import TrustedProxies
 from tests.server.conftest import ServeFn
 from tests.server.harness import RunningServer, new_session_id
+
+CLOSE_S = 3.0
+"""How soon the server closes a socket whose client left its namespace (Engine.IO's ping
+timeout, which would end it otherwise, is 45 s)."""
 
 
 async def connect_via(server: RunningServer, forwarded_for: str) -> None:
@@ -79,3 +88,33 @@ def test_forwarded_allow_ips_comes_from_a_flag_or_the_environment() -> None:
     assert parse_config(flag, env).forwarded_allow_ips == ("192.0.2.1",)
     with pytest.raises(SystemExit):
         parse_config(["--forwarded-allow-ips", "proxy.example"], {})
+
+
+async def test_a_client_that_leaves_but_keeps_its_socket_open_is_closed(serve: ServeFn) -> None:
+    server = await serve(max_connections_per_address=1)
+    async with aiohttp.ClientSession() as http:
+        url = server.url.replace("http", "ws") + server.path + "/?EIO=4&transport=websocket"
+        ws = await http.ws_connect(url)
+        assert (await ws.receive_str()).startswith("0")
+        auth = {"role": "receiver", "sessionId": new_session_id()}
+        await ws.send_str("40" + json.dumps(auth))
+        assert (await ws.receive_str()).startswith("40")
+        assert server.chat.connections.addresses == Counter({"127.0.0.1": 1})
+        assert len(server.chat.receivers.sio.eio.sockets) == 1  # type: ignore[union-attr]
+
+        await ws.send_str("41")  # Socket.IO DISCONNECT of "/"; the websocket stays open
+        left = time.monotonic()
+        received: list[str] = []
+        async with asyncio.timeout(CLOSE_S):
+            async for message in ws:  # ends when the websocket closes
+                received.append(message.data)
+        took = time.monotonic() - left
+        print(f"left its namespace: socket closed by the server after {took:.2f} s")
+        assert ws.closed
+        assert received == ["1"]  # Engine.IO's CLOSE packet, then the websocket's close
+
+    assert server.chat.connections.addresses == Counter()
+    assert server.chat.receivers.sio.eio.sockets == {}  # type: ignore[union-attr]
+    # The slot is free: the address connects again.
+    await server.connect("receiver")
+    assert server.chat.connections.addresses == Counter({"127.0.0.1": 1})
