@@ -721,7 +721,7 @@ interface ResponseAudioDelta {
 }
 
 /** Stable error codes; clients branch on these, not on `message`. */
-type ErrorCode = "invalid_payload" | "unknown_event" | "invalid_audio" | "role_not_allowed" | "provider_unavailable" | "buffer_overflow" | "empty_buffer" | "turn_queue_full" | "provider_error" | "internal_error" | "unsupported_option" | "model_retired" | "rate_limited" | "utterance_timeout" | "server_busy" | "unknown_response" | "response_not_active" | "payload_too_large" | "store_unavailable";
+type ErrorCode = "invalid_payload" | "unknown_event" | "invalid_audio" | "role_not_allowed" | "provider_unavailable" | "buffer_overflow" | "empty_buffer" | "turn_queue_full" | "provider_error" | "internal_error" | "unsupported_option" | "model_retired" | "rate_limited" | "utterance_timeout" | "server_busy" | "unknown_response" | "response_not_active" | "payload_too_large" | "store_unavailable" | "turn_timeout";
 
 /** Something the client sent, or a turn it started, failed. The connection stays open and usable. */
 interface CustomError {

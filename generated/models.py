@@ -1738,6 +1738,13 @@ class ErrorCode(StrEnum):
     With several nodes, the session store (Redis) did not answer; the turn or update took
     effect on this node but will not survive it.
     """
+    TURN_TIMEOUT = "turn_timeout"
+    """
+    The turn ran past the server's whole-turn deadline and was stopped where it was; sent to
+    the session's Senders and Receivers with its `itemId`. A reply that had started to go
+    out ends with a `final` `response.audio.delta` (its audio may be empty), and the history
+    keeps what was sent of it. The session stays usable.
+    """
 
 
 class CustomError(ContractModel):

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from handlers.auth import TokenPolicy, TokenSecretError
 from handlers.cli import OneLineParser
+from handlers.connections import TrustedProxies
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,9 @@ class ServerConfig:
     """The largest client packet or binary attachment (payload_too_large beyond)."""
     max_connections_per_session: int = 16
     max_connections_per_address: int = 256
+    forwarded_allow_ips: tuple[str, ...] = ()
+    """Reverse proxies (addresses or CIDRs) whose X-Forwarded-For gives the client's address
+    (handlers.connections.TrustedProxies); from any other peer the header is ignored."""
     max_buffer_seconds: float = 60.0
     max_queued_turns: int = 4
     history_turns: int = 8
@@ -76,6 +80,8 @@ class ServerConfig:
                 value = self.token_policy.describe()
             elif item.name == "cors_origins" and not value:
                 value = "this server's own origin and loopback"
+            elif item.name == "forwarded_allow_ips" and not value:
+                value = "none (X-Forwarded-For is ignored)"
             elif item.name == "redis_url" and value:
                 value = redact_url(value)
             elif isinstance(value, tuple):
@@ -86,6 +92,10 @@ class ServerConfig:
     @property
     def token_policy(self) -> TokenPolicy:
         return TokenPolicy(self.tokens, self.token_secret)
+
+    @property
+    def trusted_proxies(self) -> TrustedProxies:
+        return TrustedProxies.parse(self.forwarded_allow_ips)
 
 
 def default_turns_in_flight() -> int:
@@ -256,7 +266,18 @@ def parse_config(
         "clients one remote address may have on this node",
         int,
     )
+    flag(
+        "--forwarded-allow-ips",
+        "FORWARDED_ALLOW_IPS",
+        ",".join(defaults.forwarded_allow_ips),
+        "comma-separated proxy addresses or CIDRs whose X-Forwarded-For is believed (none)",
+    )
     args = parser.parse_args(argv)
+    forwarded_allow_ips = _split(args.forwarded_allow_ips)
+    try:
+        TrustedProxies.parse(forwarded_allow_ips)
+    except ValueError as exc:
+        parser.error(f"--forwarded-allow-ips: {exc}")
     if args.log_format not in LOG_FORMATS:
         parser.error(f"METAHUMAN_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
     # Tokens come only from the environment: a flag would show them in the process list.
@@ -278,6 +299,7 @@ def parse_config(
         max_event_bytes=args.max_event_bytes,
         max_connections_per_session=args.max_connections_per_session,
         max_connections_per_address=args.max_connections_per_address,
+        forwarded_allow_ips=forwarded_allow_ips,
         max_buffer_seconds=args.max_buffer_seconds,
         max_queued_turns=args.max_queued_turns,
         history_turns=args.history_turns,

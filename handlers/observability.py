@@ -65,7 +65,8 @@ CONNECTIONS: Final = Gauge(
 )
 TURNS: Final = Counter(
     "metahuman_turns",
-    "Turns ended, by outcome (completed, no_speech, provider_error, internal_error, cancelled).",
+    "Turns ended, by outcome (completed, no_speech, provider_error, internal_error, turn_timeout,"
+    " cancelled).",
     ["outcome"],
     registry=REGISTRY,
 )

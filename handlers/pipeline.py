@@ -310,7 +310,7 @@ class Reply:
                 await self._speak_stream(sentences)
         reply = writer.result()
         if reply is not None or self.sequence:
-            await self._end()
+            await self.end_response()
         return reply
 
     async def _write(
@@ -418,7 +418,8 @@ class Reply:
 
     async def _speak_chain(self, sentences: asyncio.Queue[str | None]) -> None:
         """One delta per sentence. ``final`` goes on the last sentence when the model has ended
-        by the time it is spoken; otherwise ``_end`` closes the response with an empty delta."""
+        by the time it is spoken; otherwise ``end_response`` closes the response with an empty
+        delta."""
         sentence = await sentences.get()
         while sentence is not None:
             audio: list[bytes] = []
@@ -467,8 +468,9 @@ class Reply:
             if not await self._guard(self._stream_sentence(sentence)):
                 return
 
-    async def _end(self) -> None:
-        """Close the response with a final delta unless the last one was final."""
+    async def end_response(self) -> None:
+        """Close the response with a final delta unless the last one was final (also once the
+        turn was stopped by its deadline: the Receivers learn that nothing more follows)."""
         if not self.final_sent:
             await self._delta(self.encoder.finish(), None, final=True)
 

@@ -32,7 +32,7 @@ from handlers import observability as observe
 from handlers.admission import Admission
 from handlers.auth import TokenRefused
 from handlers.config import ServerConfig, parse_config, redact_url
-from handlers.connections import ClientErrorLog, ConnectionCounts, client_address
+from handlers.connections import ClientErrorLog, ConnectionCounts, LeftSockets, client_address
 from handlers.origins import allowed_origins
 from handlers.persistence import SessionPersistence
 from handlers.providers.registry import ProviderRegistry
@@ -58,6 +58,7 @@ class ChatServer(ClientEventHandler):
         emitter: Emitter,
         persistence: SessionPersistence | None = None,
         address_of: Callable[[str], str] = lambda sid: "-",
+        left: Callable[[str], None] = lambda sid: None,
     ) -> None:
         self.config = config
         self.registry = registry
@@ -75,6 +76,8 @@ class ChatServer(ClientEventHandler):
         )
         self.client_errors = ClientErrorLog()
         self._address_of = address_of
+        self._left = left
+        """Told the sid of each client that disconnects (LeftSockets closes its transport)."""
         self._addresses: dict[str, str] = {}
 
     # -- connections ---------------------------------------------------------------------------
@@ -117,6 +120,7 @@ class ChatServer(ClientEventHandler):
         session = self.sessions.get(client.session_id)
         if session is not None:
             session.leave(client.sid)
+        self._left(client.sid)
 
     def _forget(self, session: Session) -> None:
         """Called by an idle session: nobody is connected and nothing is running."""
@@ -207,12 +211,14 @@ def create_app(
         if config.redis_url
         else None
     )
+    trusted_proxies = config.trusted_proxies
     server = ChatServer(
         config,
         registry,
         emitter,
         persistence,
-        address_of=lambda sid: client_address(sio.get_environ(sid)),
+        address_of=lambda sid: client_address(sio.get_environ(sid), trusted_proxies),
+        left=LeftSockets(sio).left,
     )
     server.receivers = receivers
     dispatcher = register(sio, server, emitter)

@@ -141,19 +141,11 @@ class TurnQueue:
                 log.exception("turn %s failed", reply.turn.item_id)
                 await self._error(reply.turn, ErrorCode.INTERNAL_ERROR, "the turn failed")
                 return
-            await self._error(
-                reply.turn,
-                ErrorCode.PROVIDER_ERROR,
-                f"the turn did not finish within its {deadline_s:g} s deadline; it was stopped",
-            )
+            await self._out_of_time(reply, deadline_s)
             return
         except asyncio.CancelledError:
             reply.turn.transcription.cancel()
-            # Keep what went out: issue 9 cuts it to what the Receiver played.
-            if reply.transcript and reply.spoken:
-                self._remember(
-                    reply.response_id, reply.turn.item_id, reply.transcript, " ".join(reply.spoken)
-                )
+            self._remember_sent(reply)
             raise
         except Exception:
             reply.timing.failed("internal_error")
@@ -162,6 +154,31 @@ class TurnQueue:
             return
         if exchange is not None:
             self._remember(reply.response_id, reply.turn.item_id, exchange.user, exchange.assistant)
+
+    def _remember_sent(self, reply: Reply) -> None:
+        """Keep what of a stopped reply went out (turn taking cuts it to what was played)."""
+        if reply.transcript and reply.spoken:
+            self._remember(
+                reply.response_id, reply.turn.item_id, reply.transcript, " ".join(reply.spoken)
+            )
+
+    async def _out_of_time(self, reply: Reply, deadline_s: float) -> None:
+        """The turn ran past its whole-turn deadline and was stopped (its provider streams are
+        closed). What went out ends as a failed stage's reply does, with a final delta, so the
+        Receivers know nothing more follows and play what they have; the history keeps what
+        was sent, as for a cancel; the Senders and the Receivers are told why."""
+        reply.turn.transcription.cancel()
+        reply.timing.failed("turn_timeout")
+        self._remember_sent(reply)
+        if reply.sequence:
+            await reply.end_response()
+        error = CustomError(
+            code=ErrorCode.TURN_TIMEOUT,
+            message=f"the turn did not finish within its {deadline_s:g} s deadline; it was stopped",
+            item_id=reply.turn.item_id,
+        )
+        for role in (ClientRole.RECEIVER, ClientRole.SENDER):
+            await self.emitter.custom_error(Emitter.room(self.session_id, role), error)
 
     def _remember(self, response_id: str, item_id: str, user: str, assistant: str) -> None:
         user_message, message = ChatMessage("user", user), ChatMessage("assistant", assistant)

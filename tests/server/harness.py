@@ -76,8 +76,11 @@ class ChatClient:
         *,
         token: str | None = None,
         auth: Any = DEFAULT_AUTH,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.server = server
+        self.headers = dict(headers or {})
+        """Extra HTTP headers of the connection request (X-Forwarded-For, as a proxy would)."""
         self.role = role
         self.session_id = session_id
         self.auth: Any = auth
@@ -143,6 +146,7 @@ class ChatClient:
             socketio_path=self.server.path,
             transports=["websocket"],
             auth=self.auth,
+            headers=self.headers,
             wait_timeout=WAIT_S,
         )
         self.ever_connected = True
@@ -298,9 +302,10 @@ class RunningServer:
         *,
         token: str | None = None,
         auth: Any = DEFAULT_AUTH,
+        headers: Mapping[str, str] | None = None,
     ) -> ChatClient:
         """A client of this server, not connected yet; the server disconnects it at the end."""
-        client = ChatClient(self, role, session_id, token=token, auth=auth)
+        client = ChatClient(self, role, session_id, token=token, auth=auth, headers=headers)
         self.clients.append(client)
         return client
 

@@ -19,12 +19,21 @@ from aiohttp import web
 
 from tests.server.audio_checks import WEATHER, clip
 from tests.server.conftest import ServeFn
-from tests.server.fakes import ChunkTts, InstantStt, ScriptedLlm
+from tests.server.fakes import (
+    ChunkTts,
+    CountedTts,
+    HeldLlm,
+    InstantStt,
+    ScriptedLlm,
+    heard,
+    scripted_reply,
+)
 
 API_KEY = "sk-test-drip-0123456789"
 DEADLINE_S = 1.5
 SLACK_S = 1.5
 """The error comes within the deadline plus this (closing the stream, the event's trip)."""
+TURN_DEADLINE_S = 1.0
 
 
 class StallingOpenAI:
@@ -172,3 +181,65 @@ async def test_a_hung_recogniser_ends_in_provider_error_within_its_deadline(
     await sender.commit()
     done = await sender.wait_for("request.transcribe.done", after=s1, within=10)
     assert done["provider"] == "local" and done["text"].startswith("heard ")
+
+
+async def test_a_turn_past_its_deadline_ends_its_reply_and_says_so(serve: ServeFn) -> None:
+    """The whole-turn deadline stops a reply mid-speech: the Receiver gets the response's final
+    delta (it learns nothing more follows), Sender and Receiver get `turn_timeout`, the history
+    keeps what was sent, and the session goes on."""
+    llm, tts = HeldLlm(), CountedTts()  # the model writes one sentence, then hangs
+    server = await serve(
+        turn_deadline_seconds=TURN_DEADLINE_S,
+        factories={
+            "stt": {"local": lambda env: InstantStt()},
+            "llm": {"local": lambda env: llm},
+            "tts": {"local": lambda env: tts},
+        },
+    )
+    sender, receiver = await server.pair()
+    await sender.emit("session.update", {"tts": {"responseType": "stream"}})
+    await sender.wait_for("session.updated")
+    pcm = clip(WEATHER)[:16000]
+    user_text = heard(len(pcm), 16000)
+    first_sentence = scripted_reply(user_text).partition(". ")[0] + "."
+    s0, r0 = sender.mark(), receiver.mark()
+    await sender.send_pcm(pcm)
+    started = time.monotonic()
+    await sender.commit()
+    item_id = (await sender.wait_for("input.buffer.committed", after=s0))["itemId"]
+    first = await receiver.wait_for("response.audio.delta", after=r0)
+    assert first["text"] == first_sentence and not first["final"]
+
+    final = await receiver.wait_final(item_id, after=r0, within=TURN_DEADLINE_S + 10)
+    error = await receiver.wait_error("turn_timeout", after=r0, within=SLACK_S)
+    took = time.monotonic() - started
+    print(f"turn deadline: final delta and turn_timeout after {took:.2f} s")
+    assert TURN_DEADLINE_S <= took < TURN_DEADLINE_S + SLACK_S
+    assert error["itemId"] == item_id and "deadline" in error["message"]
+    sender_error = await sender.wait_error("turn_timeout", after=s0, within=SLACK_S)
+    assert sender_error["itemId"] == item_id
+    # The final delta closes the response that was going out, and comes before the error.
+    deltas = receiver.named("response.audio.delta", after=r0)
+    assert all(d["responseId"] == first["responseId"] for d in deltas)
+    assert [d["sequence"] for d in deltas] == list(range(len(deltas)))
+    assert [d["final"] for d in deltas] == [False] * (len(deltas) - 1) + [True]
+    assert final["sequence"] == len(deltas) - 1
+    events = receiver.events[r0:]
+    at_final = next(i for i, e in enumerate(events) if e.payload is final)
+    assert [e.name for e in events[at_final + 1 :]] == ["custom.error"]
+    assert receiver.named("response.text", after=r0) == []  # the model never finished
+    # Both provider streams were closed.
+    assert (llm.opened, llm.closed, llm.finished) == (1, 1, 0)
+    assert tts.closed == tts.opened
+    await receiver.quiet(0.3)
+    assert len(receiver.named("response.audio.delta", after=r0)) == len(deltas)
+
+    # The next turn runs whole, and its model sees what was sent of the stopped reply.
+    llm.go.set()
+    r1 = receiver.mark()
+    await sender.send_pcm(pcm)
+    await sender.commit()
+    reply = await receiver.wait_for("response.text", after=r1)
+    assert reply["text"] == scripted_reply(user_text)
+    history = [(m.role, m.content) for m in llm.requests[-1].messages]
+    assert history == [("user", user_text), ("assistant", first_sentence), ("user", user_text)]
