@@ -224,12 +224,11 @@ class Stretch:
 
 async def _reference(text: str, speed: float) -> Timeline:
     # Imported here: the reference needs the local engine, which loads espeak-ng.
-    from handlers.animation.reference import REFERENCE_VOICE, espeak_timed
+    from handlers.animation.reference import REFERENCE_VOICE, reference_timeline
     from handlers.providers.tts.local import speakable, words_per_minute
 
     spoken = speakable(text).decode("utf-8")  # as the local voice would take it
-    _, _, timeline = await espeak_timed(spoken, REFERENCE_VOICE, words_per_minute(speed))
-    return timeline
+    return await reference_timeline(spoken, REFERENCE_VOICE, words_per_minute(speed))
 
 
 def _last_timeline(chunks: Sequence[PcmChunk]) -> Timeline | None:
