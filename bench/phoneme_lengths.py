@@ -1,14 +1,16 @@
 """``python -m bench.phoneme_lengths [--write]``: the phoneme lengths of the text-only reference.
 
-Measures how long espeak-ng's own syntheses make each phoneme: the training sentences below are
-synthesised with phoneme events (the en-US voice at 175 words per minute, as the reference
-speaks), their events lined up with ``espeak_TextToPhonemes``'s transcription of the same text
-(difflib on the mnemonics), and each transcribed phoneme given the time from its event to the
-next lined-up one (so a pause or a sound the synthesis adds goes with the phoneme before it, as
-the text-only reference cannot know of it). Per phoneme (mnemonic with its stress mark, ``$``
-appended in a clause's last word, where espeak-ng lengthens): the mean, over at least
-``MIN_COUNT`` occurrences. Also measured: the pause a clause ending in ``.?!``, ``,;:`` or
-nothing adds, how much the last word of a clause lengthens a phoneme the table has only
+Measures how long espeak-ng's own syntheses make each phoneme. The training sentences
+(bench/data/phoneme_training.txt, everyday English written for this) are synthesised with
+phoneme events (the en-US voice at 175 words per minute, as the reference speaks), their events
+lined up with ``espeak_TextToPhonemes``'s transcription of the same text (difflib on the
+mnemonics), and each transcribed phoneme given the time from its event to the next lined-up one
+(so a pause or a sound the synthesis adds goes with the phoneme before it, as the text-only
+reference cannot know of it). Per phoneme (mnemonic with its stress mark, ``$`` appended in a
+clause's last word, where espeak-ng lengthens), and per phoneme and the kind of sound that
+follows it (``>kind``: espeak-ng makes a vowel longer before a pause or a voiced consonant): the
+mean, over at least ``MIN_COUNT`` occurrences. Also measured: the pause after a clause ending in
+``.?!`` or ``,;:``, how much the last word of a clause lengthens a phoneme the table has only
 elsewhere, and, from the same sentences at other rates, how a rate scales the whole.
 
 The training sentences are not the texts ``bench.lipsync_reference`` judges the reference on.
@@ -27,51 +29,11 @@ from pathlib import Path
 
 from handlers.animation.espeak import EspeakTimingCapture, PhonemeEvent, read_events
 from handlers.animation.reference import REFERENCE_VOICE
-from handlers.animation.text_reference import PhonemeTranscriber
+from handlers.animation.text_reference import PhonemeTranscriber, length_keys
 from handlers.providers.tts.local import NORMAL_WORDS_PER_MINUTE, shared_engine
 
-TRAINING_SENTENCES = (
-    "Good morning! I hope you slept well and that the coffee is strong today.",
-    "The train to the airport leaves every twenty minutes from platform four.",
-    "Could you remind me what we talked about yesterday afternoon?",
-    "Sure, I can help with that; just tell me which file you want to open.",
-    "My favourite season is autumn, when the leaves turn red and gold.",
-    "She bought three apples, a loaf of bread and a jar of honey.",
-    "If it rains tomorrow, we will visit the gallery instead of the park.",
-    "Thank you very much for your patience while I looked that up.",
-    "The quick brown fox jumps over the lazy dog near the riverbank.",
-    "Please speak a little more slowly so that everyone can follow.",
-    "Our team finished the project two weeks ahead of schedule.",
-    "Would you like to hear a short story about a brave little mouse?",
-    "The library closes early on Fridays, but the café stays open late.",
-    "I think the answer depends on how much time and money you have.",
-    "Mountains in the north are covered with snow for most of the year.",
-    "Let me check the weather forecast for the weekend before we decide.",
-    "He played the violin beautifully at the concert last Thursday evening.",
-    "Remember to drink plenty of water and to take a break every hour.",
-    "Which of these two jackets do you prefer, the blue one or the green one?",
-    "Scientists measured the temperature of the ocean at different depths.",
-    "We should leave now; otherwise we might miss the beginning of the film.",
-    "That's a great question, and honestly, I'm not completely sure.",
-    "The children laughed when the puppy chased its own tail around the garden.",
-    "Fresh vegetables, warm soup and good conversation make a perfect dinner.",
-    "Do you know where I left my keys? I can't find them anywhere.",
-    "Birds usually fly south in the winter to find food and warmer weather.",
-    "Turn left at the next corner, then walk straight for about five minutes.",
-    "Everything seems quiet now, although the storm might return tonight.",
-    "Voice assistants should answer briefly and clearly, without long pauses.",
-    "I measured the shelf twice, but the books still didn't fit on it.",
-    "Imagine a city where every street is lined with orange trees.",
-    "Yes, of course. Just give me a moment to think about it.",
-    "Music helps me relax after a long and busy day at work.",
-    "The judge asked the witness to describe exactly what she saw.",
-    "Although the journey was long, nobody complained about the delays.",
-    "Why do cats sleep so much during the day and play at night?",
-    "Thousands of people gathered in the square to watch the fireworks.",
-    "It was a pleasure talking with you; see you again soon!",
-    "Vitamins and minerals keep your body healthy and your mind sharp.",
-    "The engineer explained how the bridge can carry such heavy loads.",
-)
+TRAINING_TEXT = Path(__file__).resolve().parent / "data" / "phoneme_training.txt"
+"""The training sentences, one a line: everyday English written for this table."""
 RATES = (80, 120, 175, 230, 300, 400, 500, 700)
 MIN_COUNT = 3
 OUTPUT = Path(__file__).resolve().parent.parent / "handlers" / "animation" / "phoneme_lengths.py"
@@ -89,20 +51,28 @@ class _EventRecorder(EspeakTimingCapture):
         super().feed(events_address, pcm16)
 
 
-Item = tuple[str, str | None]
-"""A transcribed phoneme: (mnemonic, its key in the table; None: not measured)."""
+Item = tuple[str, tuple[str, ...]]
+"""A transcribed phoneme: (mnemonic, its keys in the table)."""
+
+
+def training_sentences() -> list[str]:
+    return [line.strip() for line in TRAINING_TEXT.read_text().splitlines() if line.strip()]
 
 
 def _transcription(transcriber: PhonemeTranscriber, text: str) -> list[Item]:
     items: list[Item] = []
     clauses = transcriber.clauses(text, REFERENCE_VOICE)
     for index, clause in enumerate(clauses):
+        sounds = [p for word in clause.words for p in word.phonemes]
+        following = iter([*sounds[1:], None])
         for position, word in enumerate(clause.words):
-            final = "$" if position == len(clause.words) - 1 else ""
-            items.extend((mnemonic, mnemonic + final) for mnemonic in word.phonemes)
+            final = position == len(clause.words) - 1
+            for mnemonic in word.phonemes:
+                keys = length_keys(mnemonic, final_word=final, next_mnemonic=next(following))
+                items.append((mnemonic, keys))
         # Its events' '_:' lines up with it; the last clause's is the audio's tail, not a pause.
         ends = clause.ends_with if index < len(clauses) - 1 else "end"
-        items.append(("_:", "pause " + ends))
+        items.append(("_:", ("pause " + ends,)))
     return items
 
 
@@ -130,15 +100,15 @@ def _measure(text: str, words_per_minute: int) -> list[tuple[str, float]]:
     out: list[tuple[str, float]] = []
     for (item, event), following in zip(pairs, [*pairs[1:], None], strict=True):
         end = events[following[1]].sample if following is not None else total
-        key = items[item][1]
-        if key is not None:
-            out.append((key, (end - events[event].sample) * 1000 / engine.sample_rate))
+        ms = (end - events[event].sample) * 1000 / engine.sample_rate
+        out.extend((key, ms) for key in items[item][1])
     return out
 
 
 def build(log: Callable[[str], None] = print) -> str:
     at_normal: list[tuple[str, float]] = []
-    for text in TRAINING_SENTENCES:
+    sentences = training_sentences()
+    for text in sentences:
         at_normal.extend(_measure(text, NORMAL_WORDS_PER_MINUTE))
     by_key: dict[str, list[float]] = defaultdict(list)
     for key, ms in at_normal:
@@ -159,26 +129,29 @@ def build(log: Callable[[str], None] = print) -> str:
     final_factor = sum(phonemes[k] * len(by_key[k]) for k in both) / max(
         sum(phonemes[k[:-1]] * len(by_key[k]) for k in both), 1e-9
     )
-    sounds = [ms for key, ms in at_normal if not key.startswith("pause")]
+    sounds = [ms for key, ms in at_normal if not key.startswith("pause") and ">" not in key]
     unknown = round(statistics.median(sounds), 1)
     totals: dict[int, float] = {}
     for rate in RATES:
         measured = at_normal if rate == NORMAL_WORDS_PER_MINUTE else []
         if not measured:
-            for text in TRAINING_SENTENCES:
+            for text in sentences:
                 measured.extend(_measure(text, rate))
-        totals[rate] = sum(ms for key, ms in measured if not key.startswith("pause"))
+        totals[rate] = sum(
+            ms for key, ms in measured if not key.startswith("pause") and ">" not in key
+        )
     factors = tuple(
         (rate, round(totals[rate] / totals[NORMAL_WORDS_PER_MINUTE], 3)) for rate in RATES
     )
     log(
-        f"{len(at_normal)} phonemes measured in {len(TRAINING_SENTENCES)} sentences; "
+        f"{len(sounds)} phonemes measured in {len(sentences)} sentences; "
         f"{len(phonemes)} keys kept; last-word factor {final_factor:.3f}; pauses {pauses}"
     )
-    return _module_text(phonemes, pauses, round(final_factor, 3), unknown, factors)
+    return _module_text(len(sentences), phonemes, pauses, round(final_factor, 3), unknown, factors)
 
 
 def _module_text(
+    sentence_count: int,
     phonemes: dict[str, float],
     pauses: dict[str, float],
     final_factor: float,
@@ -188,15 +161,17 @@ def _module_text(
     return f'''"""Typical phoneme lengths in espeak-ng's en-US speech, for the text-only reference.
 
 Generated by ``python -m bench.phoneme_lengths --write`` (see there): means of what espeak-ng's
-own syntheses of {len(TRAINING_SENTENCES)} training sentences made each phoneme last at
-{NORMAL_WORDS_PER_MINUTE} words per minute, read from its phoneme events. Do not edit by hand.
+own syntheses of {sentence_count} training sentences (bench/data/phoneme_training.txt) made
+each phoneme last at {NORMAL_WORDS_PER_MINUTE} words per minute, read from its phoneme events.
+Do not edit by hand.
 """
 
 from typing import Final
 
 TABLE_WORDS_PER_MINUTE: Final = {NORMAL_WORDS_PER_MINUTE}
 PHONEME_MS: Final[dict[str, float]] = {phonemes!r}
-"""Milliseconds per espeak-ng mnemonic (stress mark kept; ``$``: in a clause's last word)."""
+"""Milliseconds per espeak-ng mnemonic (stress mark kept; ``$``: in a clause's last word;
+``>kind``: before that kind of sound, ``text_reference.phoneme_class``)."""
 UNKNOWN_PHONEME_MS: Final = {unknown!r}
 """A phoneme the table lacks: the median phoneme."""
 FINAL_WORD_FACTOR: Final = {final_factor!r}

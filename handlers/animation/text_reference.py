@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import ctypes
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -159,18 +160,47 @@ def _clause_end(clause_text: str) -> str:
     return ""
 
 
-def phoneme_ms(mnemonic: str, *, final_word: bool) -> float:
-    """A phoneme's typical length at the table's rate; in a clause's last word, lengthened as
-    espeak-ng lengthens it."""
-    if final_word:
-        known = PHONEME_MS.get(mnemonic + "$")
+_VOWEL_STARTS: Final = frozenset("aeiouAEIOUV03@")
+_CLASSES: Final = {
+    **dict.fromkeys(("p", "t", "k", "t#", "tS"), "stop"),
+    **dict.fromkeys(("b", "d", "g", "dZ"), "voiced-stop"),
+    **dict.fromkeys(("f", "T", "s", "S", "h"), "fricative"),
+    **dict.fromkeys(("v", "D", "z", "Z"), "voiced-fricative"),
+    **dict.fromkeys(("m", "n", "N"), "nasal"),
+    ";": "mark",
+}
+
+
+def phoneme_class(mnemonic: str | None) -> str:
+    """What kind of sound follows a phoneme, as far as its length goes: espeak-ng lengthens a
+    vowel before a pause or a voiced consonant, shortens it before a voiceless stop."""
+    if mnemonic is None:
+        return "pause"
+    name = mnemonic.lstrip("'\",%=")
+    if not name or name.startswith("_"):
+        return "pause"
+    if name[0] in _VOWEL_STARTS:
+        return "vowel"
+    return _CLASSES.get(name, "other")
+
+
+def length_keys(mnemonic: str, *, final_word: bool, next_mnemonic: str | None) -> tuple[str, str]:
+    """The table's keys for a phoneme: with the kind of sound that follows it, and without."""
+    plain = mnemonic + ("$" if final_word else "")
+    return f"{plain}>{phoneme_class(next_mnemonic)}", plain
+
+
+@functools.cache  # pure, over a few hundred keys
+def phoneme_ms(mnemonic: str, *, final_word: bool, next_mnemonic: str | None = None) -> float:
+    """A phoneme's typical length at the table's rate, before ``next_mnemonic`` (None: a pause);
+    in a clause's last word, lengthened as espeak-ng lengthens it."""
+    for key in length_keys(mnemonic, final_word=final_word, next_mnemonic=next_mnemonic):
+        known = PHONEME_MS.get(key)
         if known is not None:
             return known
+    if final_word:
         return phoneme_ms(mnemonic, final_word=False) * FINAL_WORD_FACTOR
-    known = PHONEME_MS.get(mnemonic)
-    if known is None:
-        known = PHONEME_MS.get(mnemonic.lstrip("'\",%="), UNKNOWN_PHONEME_MS)
-    return known
+    return PHONEME_MS.get(mnemonic.lstrip("'\",%="), UNKNOWN_PHONEME_MS)
 
 
 def rate_factor(words_per_minute: int) -> float:
@@ -202,12 +232,15 @@ def timeline_from_clauses(
         return round(at_ms * TIMELINE_RATE / 1000)
 
     for index, clause in enumerate(clauses):
+        sounds = [p for word in clause.words for p in word.phonemes]
+        following = iter([*sounds[1:], None])  # None: the clause's end, a pause
         for position, word in enumerate(clause.words):
             final = position == len(clause.words) - 1
             words.append(WordEvent(sample(), word.char_index, word.length))
             for mnemonic in word.phonemes:
                 phonemes.append(PhonemeEvent(sample(), mnemonic))
-                at_ms += phoneme_ms(mnemonic, final_word=final) * factor
+                length = phoneme_ms(mnemonic, final_word=final, next_mnemonic=next(following))
+                at_ms += length * factor
         if index < len(clauses) - 1 and clause.words:
             phonemes.append(PhonemeEvent(sample(), "_:"))  # the pause that ends a clause
             pause_ms = CLAUSE_PAUSE_MS.get(clause.ends_with) or CLAUSE_PAUSE_MS.get(",", 0.0)
