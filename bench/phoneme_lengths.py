@@ -29,7 +29,7 @@ from pathlib import Path
 
 from handlers.animation.espeak import EspeakTimingCapture, PhonemeEvent, read_events
 from handlers.animation.reference import REFERENCE_VOICE
-from handlers.animation.text_reference import PhonemeTranscriber, length_keys
+from handlers.animation.text_reference import PhonemeTranscriber, in_context
 from handlers.providers.tts.local import NORMAL_WORDS_PER_MINUTE, shared_engine
 
 TRAINING_TEXT = Path(__file__).resolve().parent / "data" / "phoneme_training.txt"
@@ -63,13 +63,7 @@ def _transcription(transcriber: PhonemeTranscriber, text: str) -> list[Item]:
     items: list[Item] = []
     clauses = transcriber.clauses(text, REFERENCE_VOICE)
     for index, clause in enumerate(clauses):
-        sounds = [p for word in clause.words for p in word.phonemes]
-        following = iter([*sounds[1:], None])
-        for position, word in enumerate(clause.words):
-            final = position == len(clause.words) - 1
-            for mnemonic in word.phonemes:
-                keys = length_keys(mnemonic, final_word=final, next_mnemonic=next(following))
-                items.append((mnemonic, keys))
+        items.extend((phoneme.mnemonic, phoneme.table_keys()) for phoneme in in_context(clause))
         # Its events' '_:' lines up with it; the last clause's is the audio's tail, not a pause.
         ends = clause.ends_with if index < len(clauses) - 1 else "end"
         items.append(("_:", ("pause " + ends,)))
@@ -171,7 +165,7 @@ from typing import Final
 TABLE_WORDS_PER_MINUTE: Final = {NORMAL_WORDS_PER_MINUTE}
 PHONEME_MS: Final[dict[str, float]] = {phonemes!r}
 """Milliseconds per espeak-ng mnemonic (stress mark kept; ``$``: in a clause's last word;
-``>kind``: before that kind of sound, ``text_reference.phoneme_class``)."""
+``>kind``: before that kind of sound, as ``text_reference.phoneme_class`` names them)."""
 UNKNOWN_PHONEME_MS: Final = {unknown!r}
 """A phoneme the table lacks: the median phoneme."""
 FINAL_WORD_FACTOR: Final = {final_factor!r}

@@ -519,7 +519,7 @@ PHONEME_MS: Final[dict[str, float]] = {
     "z>vowel": 63.3,
 }
 """Milliseconds per espeak-ng mnemonic (stress mark kept; ``$``: in a clause's last word;
-``>kind``: before that kind of sound, ``text_reference.phoneme_class``)."""
+``>kind``: before that kind of sound, as ``text_reference.phoneme_class`` names them)."""
 UNKNOWN_PHONEME_MS: Final = 72.6
 """A phoneme the table lacks: the median phoneme."""
 FINAL_WORD_FACTOR: Final = 1.206

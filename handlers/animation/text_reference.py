@@ -172,8 +172,8 @@ _CLASSES: Final = {
 
 
 def phoneme_class(mnemonic: str | None) -> str:
-    """What kind of sound follows a phoneme, as far as its length goes: espeak-ng lengthens a
-    vowel before a pause or a voiced consonant, shortens it before a voiceless stop."""
+    """What kind of sound a neighbour is, as far as a phoneme's length goes: espeak-ng lengthens
+    a vowel before a pause or a voiced consonant, shortens it before a voiceless stop."""
     if mnemonic is None:
         return "pause"
     name = mnemonic.lstrip("'\",%=")
@@ -184,23 +184,52 @@ def phoneme_class(mnemonic: str | None) -> str:
     return _CLASSES.get(name, "other")
 
 
-def length_keys(mnemonic: str, *, final_word: bool, next_mnemonic: str | None) -> tuple[str, str]:
-    """The table's keys for a phoneme: with the kind of sound that follows it, and without."""
-    plain = mnemonic + ("$" if final_word else "")
-    return f"{plain}>{phoneme_class(next_mnemonic)}", plain
+@dataclass(frozen=True, slots=True)
+class PhonemeInContext:
+    """A phoneme of a clause with what its length depends on."""
+
+    word: int
+    """Its word's index in the clause."""
+    mnemonic: str
+    final_word: bool
+    """In the clause's last word."""
+    after: str | None
+    """The phoneme after it in the clause (None: the clause's end, a pause)."""
+
+    def table_keys(self) -> tuple[str, str]:
+        """Its keys in the table, the more specific first: with the kind of sound that follows
+        it, and alone. (The kind before it too was no better in ``bench.lipsync_reference``.)"""
+        plain = self.mnemonic + ("$" if self.final_word else "")
+        return f"{plain}>{phoneme_class(self.after)}", plain
 
 
-@functools.cache  # pure, over a few hundred keys
-def phoneme_ms(mnemonic: str, *, final_word: bool, next_mnemonic: str | None = None) -> float:
-    """A phoneme's typical length at the table's rate, before ``next_mnemonic`` (None: a pause);
-    in a clause's last word, lengthened as espeak-ng lengthens it."""
-    for key in length_keys(mnemonic, final_word=final_word, next_mnemonic=next_mnemonic):
+def in_context(clause: SpokenClause) -> list[PhonemeInContext]:
+    """Each phoneme of ``clause`` in order."""
+    sounds = [(index, p) for index, word in enumerate(clause.words) for p in word.phonemes]
+    last_word = len(clause.words) - 1
+    return [
+        PhonemeInContext(
+            word,
+            mnemonic,
+            word == last_word,
+            sounds[at + 1][1] if at + 1 < len(sounds) else None,
+        )
+        for at, (word, mnemonic) in enumerate(sounds)
+    ]
+
+
+@functools.cache  # pure, over a few thousand contexts
+def phoneme_ms(phoneme: PhonemeInContext) -> float:
+    """A phoneme's typical length at the table's rate, in its context; a phoneme in a clause's
+    last word the table has only elsewhere is lengthened as espeak-ng lengthens it."""
+    for key in phoneme.table_keys():
         known = PHONEME_MS.get(key)
         if known is not None:
             return known
-    if final_word:
-        return phoneme_ms(mnemonic, final_word=False) * FINAL_WORD_FACTOR
-    return PHONEME_MS.get(mnemonic.lstrip("'\",%="), UNKNOWN_PHONEME_MS)
+    if phoneme.final_word:
+        elsewhere = PhonemeInContext(phoneme.word, phoneme.mnemonic, False, phoneme.after)
+        return phoneme_ms(elsewhere) * FINAL_WORD_FACTOR
+    return PHONEME_MS.get(phoneme.mnemonic.lstrip("'\",%="), UNKNOWN_PHONEME_MS)
 
 
 def rate_factor(words_per_minute: int) -> float:
@@ -232,15 +261,14 @@ def timeline_from_clauses(
         return round(at_ms * TIMELINE_RATE / 1000)
 
     for index, clause in enumerate(clauses):
-        sounds = [p for word in clause.words for p in word.phonemes]
-        following = iter([*sounds[1:], None])  # None: the clause's end, a pause
-        for position, word in enumerate(clause.words):
-            final = position == len(clause.words) - 1
-            words.append(WordEvent(sample(), word.char_index, word.length))
-            for mnemonic in word.phonemes:
-                phonemes.append(PhonemeEvent(sample(), mnemonic))
-                length = phoneme_ms(mnemonic, final_word=final, next_mnemonic=next(following))
-                at_ms += length * factor
+        word_index = -1
+        for phoneme in in_context(clause):
+            if phoneme.word != word_index:
+                word_index = phoneme.word
+                word = clause.words[word_index]
+                words.append(WordEvent(sample(), word.char_index, word.length))
+            phonemes.append(PhonemeEvent(sample(), phoneme.mnemonic))
+            at_ms += phoneme_ms(phoneme) * factor
         if index < len(clauses) - 1 and clause.words:
             phonemes.append(PhonemeEvent(sample(), "_:"))  # the pause that ends a clause
             pause_ms = CLAUSE_PAUSE_MS.get(clause.ends_with) or CLAUSE_PAUSE_MS.get(",", 0.0)
