@@ -8,8 +8,10 @@
   events captured (target: under 5 ms more), and the whole synthesis's extra time (reading the
   events and building the reply's timeline included).
 
-The estimate's own cost (an espeak-ng synthesis of the sentence plus the fit) is printed too: for
-a provider without timings it is work beside the provider's synthesis, not on its first audio.
+The estimate's own cost (the reference the server makes, ``handlers.animation.reference``'s
+``REFERENCE_METHOD``, plus the fit) is printed too: for a provider without timings it is work
+beside the provider's synthesis, not on its first audio. ``bench.lipsync_reference`` compares
+the two references.
 
 Through the server (a real server on loopback, real Socket.IO clients; instant STT, a scripted
 model speaking the repository's texts): visemes per second and agreement judged on the deltas a
@@ -36,7 +38,12 @@ from typing import Any
 from generated.models import Viseme
 from handlers.animation.energy import FRAME_MS, frame_rms, voiced_frames
 from handlers.animation.estimate import estimate_timeline
-from handlers.animation.reference import TimedAudio, synthesize_on_espeak_thread
+from handlers.animation.reference import (
+    REFERENCE_METHOD,
+    TimedAudio,
+    synthesize_on_espeak_thread,
+    transcribe_on_espeak_thread,
+)
 from handlers.animation.timeline import DeltaAligner, DeltaTimings, Timeline
 from handlers.pipeline import Reply
 from handlers.providers.base import LlmRequest, PcmChunk, TtsRequest
@@ -67,6 +74,15 @@ def texts_and_recordings() -> tuple[list[str], list[tuple[str, bytes, int]]]:
 
 def synth(text: str, *, timings: bool) -> TimedAudio:
     return synthesize_on_espeak_thread(text, timings=timings).result()
+
+
+def estimate_reference(text: str) -> Timeline:
+    """The reference the server fits for ``text`` (``REFERENCE_METHOD``'s)."""
+    if REFERENCE_METHOD == "text":
+        return transcribe_on_espeak_thread(text).result()
+    reference = synth(text, timings=True).timeline
+    assert reference is not None
+    return reference
 
 
 def judge(timeline: Timeline, pcm: bytes, rate: int) -> tuple[int, int, int, float]:
@@ -139,9 +155,7 @@ def run(quick: bool, log: Callable[[str], None] = print) -> dict[str, float]:
     estimated_rows, estimate_ms = [], []
     for text, pcm, rate in recordings:
         began = time.perf_counter()
-        reference = synth(text, timings=True).timeline
-        assert reference is not None
-        timeline = estimate_timeline(reference, pcm, rate)
+        timeline = estimate_timeline(estimate_reference(text), pcm, rate)
         estimate_ms.append((time.perf_counter() - began) * 1000)
         estimated_rows.append(judge(timeline, pcm, rate))
     estimated_vps, estimated_agree = summarise(estimated_rows)
@@ -162,7 +176,7 @@ def run(quick: bool, log: Callable[[str], None] = print) -> dict[str, float]:
     log(
         f"estimated (Piper recordings): {estimated_vps:.1f} visemes/s, "
         f"{100 * estimated_agree:.1f}% agree; {figures['estimate_ms_per_sentence']:.1f} ms "
-        "per sentence (espeak-ng reference + fit, beside the provider's synthesis)"
+        f"per sentence ({REFERENCE_METHOD} reference + fit, beside the provider's synthesis)"
     )
     log(
         f"local TTS first audio: {costs['first_audio_ms_without']:.2f} ms without timings, "

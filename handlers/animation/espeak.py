@@ -20,7 +20,9 @@ Two ways in, both on the one thread that owns espeak-ng (the library keeps globa
 
 from __future__ import annotations
 
+import bisect
 import ctypes
+import itertools
 import re
 from _ctypes import CFuncPtr
 from dataclasses import dataclass
@@ -186,10 +188,10 @@ def timeline_from_events(
     token_starts = [m.start() for m in re.finditer(r"\S+", text)]
     kept: list[WordEvent] = []
     for word in sorted(words, key=lambda w: (w.sample, w.char_index)):
-        starts_before = [t for t in token_starts if t <= word.char_index]
+        starts_before = bisect.bisect_right(token_starts, word.char_index)
         if not starts_before or word.char_index >= len(text):
             continue
-        snapped = WordEvent(word.sample, starts_before[-1], word.length)
+        snapped = WordEvent(word.sample, token_starts[starts_before - 1], word.length)
         if not kept or snapped.char_index > kept[-1].char_index:
             kept.append(snapped)
     texts = partition_words(text, [w.char_index for w in kept])
@@ -230,9 +232,8 @@ def _split_joined(text: str, start_ms: float, end_ms: float) -> list[WordSpan]:
 def _sounding(sounds: list[tuple[int, bool]], begin: int, limit: int) -> tuple[int, int]:
     """From a word's first sounding phoneme to the pause or next word that ends it."""
     start = None
-    for sample, sounding in sounds:
-        if sample < begin:
-            continue
+    # Sorted by sample: start at the first at or after ``begin`` (a reply has thousands).
+    for sample, sounding in itertools.islice(sounds, bisect.bisect_left(sounds, (begin,)), None):
         if sample >= limit:
             break
         if start is None and sounding:

@@ -1,7 +1,8 @@
 """Estimated timings for audio from a provider that reports none (OpenAI, Google without marks).
 
-espeak-ng speaks the same text (see :mod:`handlers.animation.reference`): its phoneme events give
-each phoneme's viseme and relative duration. That reference is then fitted onto the real audio:
+A reference gives each phoneme of the same text its viseme and relative duration (see
+:mod:`handlers.animation.reference`: espeak-ng's transcription with typical phoneme lengths, or a
+whole espeak-ng synthesis read for its phoneme events). It is then fitted onto the real audio:
 its speech (first sound to last) is stretched linearly over the real audio's speech, found by
 energy, and the mouth rests wherever the real audio is silent. Call it per sentence or per chunk
 of text with that text's audio, so the stretch stays local.
@@ -27,7 +28,7 @@ FrameRms = npt.NDArray[np.float64]
 
 
 def estimate_timeline(reference: Timeline, pcm16: bytes, sample_rate: int) -> Timeline:
-    """``reference``'s marks (espeak-ng's, for the same text) fitted onto ``pcm16`` (mono PCM16)."""
+    """``reference``'s marks (for the same text) fitted onto ``pcm16`` (mono PCM16)."""
     duration_ms = samples_to_ms(len(pcm16) // 2, sample_rate)
     return fit_timeline(reference, frame_rms(pcm16, sample_rate), duration_ms)
 
@@ -75,7 +76,7 @@ def estimate_prefix(reference: Timeline, pcm16: bytes, sample_rate: int) -> Time
     """``reference``'s marks for the first part of the audio, while the rest is still to come.
 
     Streamed audio cannot be stretched to fit before its end is known, so the reference keeps
-    its own pace (espeak-ng speaks at the request's rate) and starts where ``pcm16``'s speech
+    its own pace (espeak-ng's at the request's rate) and starts where ``pcm16``'s speech
     starts; the mouth rests wherever the audio so far is silent.
     """
     duration_ms = samples_to_ms(len(pcm16) // 2, sample_rate)

@@ -1,8 +1,15 @@
-"""espeak-ng syntheses with timings, run on the local TTS's one espeak-ng thread.
+"""espeak-ng's work for timings, run on the local TTS's one espeak-ng thread.
 
 The library keeps global state, so every call into it must run on the thread of
-``handlers.providers.tts.local``'s engine; :func:`espeak_timed` queues its job there (behind any
-local synthesis in progress) and awaits it, never blocking the event loop.
+``handlers.providers.tts.local``'s engine; :func:`espeak_timed` (a synthesis with its exact
+timeline) and :func:`reference_timeline` (the marks the estimate fits onto a provider's audio)
+queue their jobs there (behind any local synthesis in progress) and await them, never blocking
+the event loop.
+
+The estimate's reference is, by default (``REFERENCE_METHOD = "text"``), espeak-ng's phonemes
+for the text with typical lengths (:mod:`.text_reference`: a transcription, about 0.1 ms a
+sentence); ``"synthesis"`` is the former way, a whole synthesis of the text read for its
+phoneme events (a few ms a sentence), kept for comparison (``bench.lipsync_reference``).
 """
 
 from __future__ import annotations
@@ -11,15 +18,23 @@ import asyncio
 import concurrent.futures
 from dataclasses import dataclass
 from time import perf_counter
+from typing import Literal
 
 from handlers.animation.espeak import TimedSynthesis
 from handlers.animation.estimate import estimate_timeline
+from handlers.animation.text_reference import PhonemeTranscriber, text_timeline
 from handlers.animation.timeline import Timeline
 from handlers.providers.tts.local import NORMAL_WORDS_PER_MINUTE, VOICES, shared_engine
 
 REFERENCE_VOICE = VOICES["en-us"]
 
+ReferenceMethod = Literal["text", "synthesis"]
+REFERENCE_METHOD: ReferenceMethod = "text"
+"""How the estimate's reference is made: a transcription with typical phoneme lengths
+(``"text"``) or a whole synthesis (``"synthesis"``)."""
+
 _synthesis: TimedSynthesis | None = None  # created and used on the espeak-ng thread only
+_transcriber: PhonemeTranscriber | None = None  # likewise
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +99,47 @@ async def espeak_timed(
     return result.pcm, result.sample_rate, result.timeline
 
 
-async def estimate_for_audio(text: str, pcm16: bytes, sample_rate: int) -> Timeline:
+def transcribe_on_espeak_thread(
+    text: str,
+    voice: str = REFERENCE_VOICE,
+    words_per_minute: int = NORMAL_WORDS_PER_MINUTE,
+) -> concurrent.futures.Future[Timeline]:
+    """Queue the text-only reference of ``text`` on the local engine's thread."""
+    engine = shared_engine()
+    done: concurrent.futures.Future[Timeline] = concurrent.futures.Future()
+
+    def job() -> None:
+        global _transcriber
+        if not done.set_running_or_notify_cancel():
+            return
+        try:
+            if _transcriber is None:
+                _transcriber = PhonemeTranscriber()
+            done.set_result(text_timeline(_transcriber, text, voice, words_per_minute))
+        except BaseException as exc:
+            done.set_exception(exc)
+
+    engine.thread.submit(job)
+    return done
+
+
+async def reference_timeline(
+    text: str,
+    voice: str = REFERENCE_VOICE,
+    words_per_minute: int = NORMAL_WORDS_PER_MINUTE,
+    method: ReferenceMethod | None = None,
+) -> Timeline:
+    """The marks the estimate fits onto a provider's audio of ``text`` (``REFERENCE_METHOD``'s
+    unless ``method`` says)."""
+    if (method or REFERENCE_METHOD) == "synthesis":
+        _, _, timeline = await espeak_timed(text, voice, words_per_minute)
+        return timeline
+    return await asyncio.wrap_future(transcribe_on_espeak_thread(text, voice, words_per_minute))
+
+
+async def estimate_for_audio(
+    text: str, pcm16: bytes, sample_rate: int, method: ReferenceMethod | None = None
+) -> Timeline:
     """Estimated timings for a provider's ``pcm16`` speaking ``text`` (one sentence or chunk)."""
-    _, _, reference = await espeak_timed(text)
+    reference = await reference_timeline(text, method=method)
     return await asyncio.to_thread(estimate_timeline, reference, pcm16, sample_rate)

@@ -5,8 +5,9 @@ adds the marks of each ``synthesize`` call's audio (a *stretch*: the reply in ``
 sentence in ``chain`` and ``stream`` modes) and cuts each delta's marks as it is sent.
 
 Where a stretch's marks come from, best first: the provider's (``PcmChunk.timeline``: espeak-ng's
-events, Polly's speech marks), else an estimate (:mod:`.estimate`): espeak-ng speaks the same
-text on its own thread, started as the stretch starts so it runs beside the provider's synthesis,
+events, Polly's speech marks), else an estimate (:mod:`.estimate`): a reference for the same
+text is made on espeak-ng's thread (:func:`.reference.reference_timeline`: espeak-ng's phonemes
+with typical lengths), started as the stretch starts so it runs beside the provider's synthesis,
 and its marks are fitted onto the real audio (on the loop: the audio's frame energies are
 computed once, as its chunks come, and a fit reads only them). A whole stretch (``single``,
 ``chain``) is fitted end to end; a streamed one keeps the reference's pace from the audio's first
@@ -51,9 +52,9 @@ NO_FIELDS: DeltaFields = (None, None, None)
 
 
 PROVIDERS_WITH_TIMINGS = frozenset({"local", "aws"})
-"""TTS providers whose chunks carry their own marks; for the others the espeak-ng reference
-starts with the synthesis. (local must not: the reference would queue before its synthesis on
-the one espeak-ng thread.)"""
+"""TTS providers whose chunks carry their own marks; for the others the reference starts with the
+synthesis. (local must not: the reference would queue before its synthesis on the one espeak-ng
+thread.)"""
 
 
 class ReplyTimings:
@@ -224,12 +225,11 @@ class Stretch:
 
 async def _reference(text: str, speed: float) -> Timeline:
     # Imported here: the reference needs the local engine, which loads espeak-ng.
-    from handlers.animation.reference import REFERENCE_VOICE, espeak_timed
+    from handlers.animation.reference import REFERENCE_VOICE, reference_timeline
     from handlers.providers.tts.local import speakable, words_per_minute
 
     spoken = speakable(text).decode("utf-8")  # as the local voice would take it
-    _, _, timeline = await espeak_timed(spoken, REFERENCE_VOICE, words_per_minute(speed))
-    return timeline
+    return await reference_timeline(spoken, REFERENCE_VOICE, words_per_minute(speed))
 
 
 def _last_timeline(chunks: Sequence[PcmChunk]) -> Timeline | None:

@@ -15,6 +15,7 @@ The Azure and Polly tables are the ones the contract documents under ``Viseme``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
@@ -149,6 +150,7 @@ ESPEAK_TO_VISEME: Final[Mapping[str, Viseme]] = MappingProxyType(
 _DECORATIONS: Final = "'\",%=:;#-.!^0123456789"
 
 
+@functools.cache  # pure, and a few dozen mnemonics: each reply asks again for the same ones
 def espeak_viseme(mnemonic: str) -> Viseme | None:
     """The viseme of an espeak-ng phoneme, or None for a marker that is not a sound (``;``).
 

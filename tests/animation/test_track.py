@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from generated.models import Animation, TimingSource, TtsResponseType, Viseme
+from handlers.animation import reference
+from handlers.animation.espeak import TimedSynthesis
 from handlers.animation.timeline import Timeline, VisemeAt, WordSpan
-from handlers.animation.track import NO_FIELDS, ReplyTimings
+from handlers.animation.track import NO_FIELDS, DeltaFields, ReplyTimings
 from handlers.providers.base import PcmChunk
+from tests.animation.conftest import Recording
 
 RATE = 16_000
 HELLO = Timeline(
@@ -51,3 +56,31 @@ async def test_clips_follow_one_another_on_the_response_clock() -> None:
         assert source is TimingSource.PROVIDER
     # The second clip starts where the first one's audio ended (300 ms), not at its last mark.
     assert [(w.text, w.start_ms) for w in timings.word_spans] == [("Hello.", 20), ("Hello.", 320)]
+
+
+async def estimate_whole_recording(recording: Recording) -> DeltaFields:
+    """A voice without timings (as OpenAI's) speaking ``recording``: the one delta's fields."""
+    timings = ReplyTimings(Animation(visemes=True, words=True), "openai", 1.0)
+    async with timings.stretch(recording.text) as stretch:
+        await stretch.add_clip([PcmChunk(recording.pcm, recording.sample_rate)])
+    return timings.take(len(recording.pcm) // 2, recording.sample_rate)
+
+
+async def test_an_estimate_costs_no_espeak_synthesis(
+    monkeypatch: pytest.MonkeyPatch, recordings: list[Recording]
+) -> None:
+    def no_synthesis(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a synthesis was asked for")
+
+    monkeypatch.setattr(TimedSynthesis, "run", no_synthesis)
+    visemes, words, source = await estimate_whole_recording(recordings[0])
+    assert source is TimingSource.ESTIMATED
+    assert words is not None and "".join(w.text for w in words) == recordings[0].text
+    assert visemes is not None and any(mark.id != Viseme.SIL for mark in visemes)
+
+    # The former reference (a whole synthesis) is still there to choose; here it fails, and the
+    # reply goes on with a resting mouth.
+    monkeypatch.setattr(reference, "REFERENCE_METHOD", "synthesis")
+    visemes, words, source = await estimate_whole_recording(recordings[0])
+    assert visemes is not None and all(mark.id == Viseme.SIL for mark in visemes)
+    assert not words
