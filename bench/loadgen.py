@@ -92,6 +92,8 @@ class Pair:
     """With ``mode``: the provider every stage uses (None keeps the session's default)."""
     turn_detection: str | None = None
     """``turnDetection.type`` to set with session.update once connected (None keeps ``none``)."""
+    animation: dict[str, bool] | None = None
+    """``animation`` to set with session.update once connected (None keeps the defaults)."""
     sender: Client = field(init=False)
     receiver: Client = field(init=False)
     turns: list[TurnRecord] = field(default_factory=list)
@@ -205,11 +207,14 @@ class Pair:
                 },
             )
             await asyncio.wait_for(self.updated.wait(), 30)
+        update: dict[str, Any] = {}
         if self.turn_detection is not None:
+            update["turnDetection"] = {"type": self.turn_detection}
+        if self.animation is not None:
+            update["animation"] = self.animation
+        if update:
             self.updated.clear()
-            await self.sender.emit(
-                "session.update", {"turnDetection": {"type": self.turn_detection}}
-            )
+            await self.sender.emit("session.update", update)
             await asyncio.wait_for(self.updated.wait(), 30)
 
     async def commit(self, label: str = "") -> TurnRecord:
@@ -303,6 +308,8 @@ class CapacitySpec:
     """``wire`` (bench.wire, lean) or ``socketio`` (socketio.AsyncClient)."""
     turn_detection: str | None = None
     """``server_vad``: every session turns server VAD on (session.update) before it streams."""
+    animation: dict[str, bool] | None = None
+    """Every session's ``animation`` settings (None: the defaults, visemes and word timings)."""
 
 
 async def _stream_and_commit(
@@ -352,7 +359,12 @@ async def http_session() -> AsyncIterator[aiohttp.ClientSession]:
 async def _capacity(spec: CapacitySpec, http: aiohttp.ClientSession | None) -> JSON:
     loop = asyncio.get_running_loop()
     pairs = [
-        Pair(f"cap-{index:05d}", http=http, turn_detection=spec.turn_detection)
+        Pair(
+            f"cap-{index:05d}",
+            http=http,
+            turn_detection=spec.turn_detection,
+            animation=spec.animation,
+        )
         for index in range(spec.sessions)
     ]
     connect_s = await connect_all(spec.url, pairs)
