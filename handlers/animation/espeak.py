@@ -254,6 +254,33 @@ def enable_phoneme_events(lib: ctypes.CDLL, enable: bool = True) -> None:
         raise RuntimeError(f"espeak-ng refused phoneme events (status {status})")
 
 
+_current_voice: str | None = None
+"""espeak-ng's voice now: the library is process-global, and all its users (the local voice,
+the lip-sync references) run on the local engine's one thread."""
+
+
+def select_voice(lib: ctypes.CDLL, voice: str) -> bool:
+    """Make ``voice`` espeak-ng's voice, unless it already is (loading a voice reads its files:
+    ~80 us a call, a third of a sentence's text reference). False: espeak-ng has no such voice.
+    On espeak-ng's thread; call ``forget_voice`` after ``espeak_Initialize``."""
+    global _current_voice
+    if voice == _current_voice:
+        return True
+    lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+    lib.espeak_SetVoiceByName.restype = ctypes.c_int
+    if lib.espeak_SetVoiceByName(voice.encode()) != _EE_OK:
+        _current_voice = None  # a failed load may have changed it
+        return False
+    _current_voice = voice
+    return True
+
+
+def forget_voice() -> None:
+    """espeak-ng was (re)initialised: its voice is unknown."""
+    global _current_voice
+    _current_voice = None
+
+
 class TimedSynthesis:
     """One whole synthesis with its audio and timeline. Use only on espeak-ng's thread.
 
@@ -319,7 +346,7 @@ class TimedSynthesis:
         if timings != self._events_enabled:
             enable_phoneme_events(lib, timings)
             self._events_enabled = timings
-        if lib.espeak_SetVoiceByName(voice.encode()) != _EE_OK:
+        if not select_voice(lib, voice):
             raise ValueError(f"espeak-ng has no voice {voice!r}")
         lib.espeak_SetParameter(_PARAMETER_RATE, words_per_minute, 0)
         self._audio = bytearray()

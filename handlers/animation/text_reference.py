@@ -33,7 +33,12 @@ from typing import Final
 
 import espeakng_loader
 
-from handlers.animation.espeak import PhonemeEvent, WordEvent, timeline_from_events
+from handlers.animation.espeak import (
+    PhonemeEvent,
+    WordEvent,
+    select_voice,
+    timeline_from_events,
+)
 from handlers.animation.phoneme_lengths import (
     CLAUSE_PAUSE_MS,
     FINAL_WORD_FACTOR,
@@ -50,7 +55,6 @@ _SEPARATOR: Final = "\x01"
 _PHONEME_MODE: Final = ord(_SEPARATOR) << 8
 """speak_lib.h: bits 0-3 0 (mnemonics, no ties), bits 4-7 0 (espeak-ng's ASCII names, not IPA),
 bits 8-23 the separator character."""
-_EE_OK: Final = 0
 TIMELINE_RATE: Final = 48_000
 """The clock the marks are built on (samples per second): finer than a millisecond."""
 _SENTENCE_ENDS: Final = ".?!"
@@ -88,7 +92,7 @@ class PhonemeTranscriber:
     def clauses(self, text: str, voice: str) -> list[SpokenClause]:
         """``text``'s clauses, each word with its phonemes; a word espeak-ng says nothing for
         (a lone dash) is left out, its text going with the word before it."""
-        if self._lib.espeak_SetVoiceByName(voice.encode()) != _EE_OK:
+        if not select_voice(self._lib, voice):
             raise ValueError(f"espeak-ng has no voice {voice!r}")
         tokens = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
         token_starts = [start for start, _ in tokens]

@@ -91,3 +91,36 @@ def test_a_faster_rate_makes_a_shorter_reference() -> None:
     assert fast.duration_ms == pytest.approx(normal.duration_ms * ratio, rel=1e-3)
     assert 0.4 < rate_factor(350) < 0.6  # espeak-ng's own: twice the rate, about half the time
     assert rate_factor(50) == rate_factor(80) and rate_factor(900) == rate_factor(700)
+
+
+def test_the_transcription_follows_voice_switches_by_the_local_voice() -> None:
+    """espeak-ng's voice is process-global and loaded only when it changes (select_voice): the
+    local TTS speaking in another voice between two transcriptions must not leave that voice in
+    place for the second."""
+    from handlers.providers.tts.local import VOICES
+
+    text = "I can't dance with a tomato."
+    engine = shared_engine()
+
+    def phonemes(voice: str) -> list[tuple[str, ...]]:
+        spoken = engine.thread.submit(lambda: PhonemeTranscriber().clauses(text, voice)).result()
+        return [word.phonemes for clause in spoken for word in clause.words]
+
+    american, british = phonemes(VOICES["en-us"]), phonemes(VOICES["en-gb"])
+    assert american != british  # "can't", "tomato": the test can tell the voices apart
+    heard: list[bytes] = []
+
+    def hear(pcm: bytes) -> bool:
+        heard.append(pcm)
+        return True
+
+    for voice, other, expected in (
+        (VOICES["en-us"], VOICES["en-gb"], american),
+        (VOICES["en-gb"], VOICES["en-us"], british),
+    ):
+        phonemes(voice)  # the transcriber's voice is loaded...
+        engine.thread.submit(  # ...then the local voice speaks in the other one...
+            engine.speak, b"Hello.", other, 175, hear
+        ).result()
+        assert phonemes(voice) == expected  # ...and the next transcription is in its own again
+    assert heard

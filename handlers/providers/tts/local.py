@@ -45,7 +45,12 @@ from typing import Self
 import espeakng_loader
 
 from generated.catalog import TTS
-from handlers.animation.espeak import EspeakTimingCapture, enable_phoneme_events
+from handlers.animation.espeak import (
+    EspeakTimingCapture,
+    enable_phoneme_events,
+    forget_voice,
+    select_voice,
+)
 from handlers.animation.timeline import Timeline
 from handlers.providers.base import (
     PcmChunk,
@@ -143,7 +148,8 @@ class Espeak:
         self._lib.espeak_SetSynthCallback(self.callback)
         enable_phoneme_events(self._lib)  # for timings; the events cost little when unread
         # Load the default voice's data now rather than in the first reply (~20 ms).
-        self._lib.espeak_SetVoiceByName(VOICES["en-us"].encode())
+        forget_voice()
+        select_voice(self._lib, VOICES["en-us"])
         return sample_rate
 
     def _on_audio(
@@ -174,7 +180,7 @@ class Espeak:
     ) -> None:
         """Synthesise ``text`` (UTF-8) into ``sink``, feeding ``capture`` the events and audio
         first. Runs on the worker thread only."""
-        if self._lib.espeak_SetVoiceByName(voice.encode()) != _EE_OK:
+        if not select_voice(self._lib, voice):
             raise ProviderError(f"espeak-ng has no voice {voice!r}")
         # Set after the voice: loading a voice may reset parameters.
         self._lib.espeak_SetParameter(_PARAMETER_RATE, words_per_minute, 0)
