@@ -18,7 +18,7 @@ import bisect
 import itertools
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from generated.models import TimingSource, Viseme, VisemeMark, WordTiming
 
@@ -129,6 +129,10 @@ class DeltaAligner:
         self._drop_marks_after_the_audio()
         self._stretch = (self._audio_end_ms, len(self._visemes), len(self._words))
         placed = timeline.shifted(self._audio_end_ms)
+        if placed.words and self._words and not self._words[-1].text[-1:].isspace():
+            # A stretch (a sentence) ends with its last word bare; the reply's text joins the
+            # sentences with a space, so the words joined give it only with that space here.
+            self._words[-1] = replace(self._words[-1], text=self._words[-1].text + " ")
         self._visemes.extend(placed.visemes)
         self._words.extend(placed.words)
         self._sources.append((self._audio_end_ms, timeline.source))

@@ -112,6 +112,17 @@ def test_sentences_are_placed_one_after_the_other() -> None:
     assert pairs(pause.visemes) == [(0, "sil")] and pause.words == ()
 
 
+def test_the_words_of_sentences_joined_give_the_reply_s_text() -> None:
+    # Each sentence's last word has no space after it; the reply joins sentences with one.
+    aligner = DeltaAligner()
+    aligner.append(HELLO_THERE)
+    aligner.append_silence(100)
+    aligner.append(HELLO_THERE)
+    assert "".join(word.text for word in aligner.words) == "Hello there. Hello there."
+    aligner.revise(HELLO_THERE)  # the second sentence's marks again: no second space
+    assert "".join(word.text for word in aligner.words) == "Hello there. Hello there."
+
+
 def test_the_source_is_the_timeline_s_a_delta_starts_in() -> None:
     estimated = Timeline(HELLO_THERE.visemes, (), 700, TimingSource.ESTIMATED)
     aligner = DeltaAligner()
@@ -179,11 +190,12 @@ def test_a_revised_stretch_replaces_its_marks_and_keeps_earlier_ones() -> None:
     second = aligner.take(300 * 16, 16_000)
 
     assert first.source is TimingSource.PROVIDER
-    assert [w.text for w in first.words] == ["Hello ", "there."]
+    # The next sentence was known when the delta was cut: its last word runs up to it.
+    assert [w.text for w in first.words] == ["Hello ", "there. "]
     assert pairs(second.visemes) == [(0, "sil"), (50, "PP"), (150, "aa")]
     assert [(w.text, w.offset_ms, w.duration_ms) for w in second.words] == [("bye", 50, 200)]
     assert second.source is TimingSource.PROVIDER  # the revision's source replaced the partial's
-    assert [w.text for w in aligner.words] == ["Hello ", "there.", "bye"]
+    assert [w.text for w in aligner.words] == ["Hello ", "there. ", "bye"]
     assert aligner.words[-1].start_ms == 750  # on the response's clock
 
 

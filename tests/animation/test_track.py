@@ -54,8 +54,10 @@ async def test_clips_follow_one_another_on_the_response_clock() -> None:
         assert [(m.offset_ms, m.id) for m in visemes] == [(0, Viseme.SIL), (20, Viseme.KK)]
         assert words is None  # words are off
         assert source is TimingSource.PROVIDER
-    # The second clip starts where the first one's audio ended (300 ms), not at its last mark.
-    assert [(w.text, w.start_ms) for w in timings.word_spans] == [("Hello.", 20), ("Hello.", 320)]
+    # The second clip starts where the first one's audio ended (300 ms), not at its last mark;
+    # the first clip's last word runs up to it (the space between the sentences).
+    spans = [(w.text, w.start_ms) for w in timings.word_spans]
+    assert spans == [("Hello. ", 20), ("Hello.", 320)]
 
 
 async def estimate_whole_recording(recording: Recording) -> DeltaFields:

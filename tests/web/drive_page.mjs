@@ -15,11 +15,19 @@
 //       1 s more has passed)
 //   ... --wav FILE --until-played   (a turn; what the page recorded once it says it played
 //       the reply to its end, response.audio.played)
+//   ... --wav FILE --barge-in   (two turns, the second spoken over the first reply: each
+//       response.cancelled the page gets is timed and followed by a late delta of the stopped
+//       response handed to the page's Receiver; what the page recorded once the second reply
+//       has started to play, and 0.5 s more)
+//   ... --no-loop   (the fake microphone plays the WAV once, then silence: Chromium's %noloop)
 //
 // The output also carries `webAudio`: every AudioBufferSourceNode start() and stop() the page
 // made, in order ({op, node, at: context time of the call, when, duration}), recorded by
-// wrapping the Web Audio API before the page loads; and with --stop-after-ms, `stopClick`:
-// {before, after}, the context time just before the click and just after it was handled.
+// wrapping the Web Audio API before the page loads (with --barge-in each start also names the
+// response whose delta it plays, `response`); with --stop-after-ms, `stopClick`: {before,
+// after}, the context time just before the click and just after it was handled; with
+// --barge-in, `cancelsSeen`: [{responseId, before, after}], the same around the page's
+// handling of each response.cancelled.
 import { chromium } from "playwright-core";
 import { parseArgs } from "node:util";
 
@@ -38,6 +46,8 @@ const { values: args } = parseArgs({
     "empty-commit": { type: "boolean", default: false },
     "stop-after-ms": { type: "string" },
     "until-played": { type: "boolean", default: false },
+    "barge-in": { type: "boolean", default: false },
+    "no-loop": { type: "boolean", default: false },
     "timeout-ms": { type: "string", default: "60000" },
   },
 });
@@ -49,7 +59,9 @@ const browser = await chromium.launch({
   args: [
     "--use-fake-device-for-media-stream",
     "--use-fake-ui-for-media-stream",
-    ...(args.wav ? [`--use-file-for-fake-audio-capture=${args.wav}`] : []),
+    ...(args.wav
+      ? [`--use-file-for-fake-audio-capture=${args.wav}${args["no-loop"] ? "%noloop" : ""}`]
+      : []),
     "--autoplay-policy=no-user-gesture-required",
     "--no-sandbox",
   ],
@@ -57,6 +69,7 @@ const browser = await chromium.launch({
 const console_ = [];
 let result = null;
 let stopClick = null;
+let cancelsSeen = [];
 let webAudio = [];
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -82,13 +95,14 @@ try {
     }
     result = await pageState(page);
   }
+  else if (args["barge-in"]) result = await bargeIn(page);
   else result = await talk(page);
   webAudio = await page.evaluate(() => window.__webAudio);
   await page.screenshot({ path: args.screenshot });
 } finally {
   await browser.close();
 }
-console.log(JSON.stringify({ page: result, console: console_, webAudio, stopClick }));
+console.log(JSON.stringify({ page: result, console: console_, webAudio, stopClick, cancelsSeen }));
 
 // In the page, before its scripts: log the start() and stop() calls of every buffer source.
 function recordWebAudio() {
@@ -98,7 +112,8 @@ function recordWebAudio() {
   AudioBufferSourceNode.prototype.start = function (when = 0, ...rest) {
     this.__node = nodes++;
     const at = this.context.currentTime;
-    calls.push({ op: "start", node: this.__node, at, when, duration: this.buffer.duration });
+    const { duration } = this.buffer;
+    calls.push({ op: "start", node: this.__node, at, when, duration, response: window.__enqueuing });
     return start.call(this, when, ...rest);
   };
   AudioBufferSourceNode.prototype.stop = function (...rest) {
@@ -193,6 +208,61 @@ async function stopMidReply(page, ms) {
   });
   await page.waitForFunction(() => window.metahumanPage.cancelled.length > 0, null, { timeout });
   await page.waitForTimeout(1000);
+  return await pageState(page);
+}
+
+// Hands-free turns by server VAD; the WAV's second utterance starts while the first reply
+// plays. Each delta's buffers are tagged with its response, and each response.cancelled the
+// page gets is timed (the page's own handler runs in between) and followed by a late delta of
+// the stopped response, as one that crossed the cancel on its way would come: the page must
+// drop it. Returns once the second reply has started to play (and 0.5 s more), or on timeout.
+async function bargeIn(page) {
+  await page.evaluate(() => {
+    window.__cancelsSeen = [];
+    const enqueue = player.enqueue.bind(player);
+    player.enqueue = (delta) => {
+      window.__enqueuing = delta.responseId;
+      try {
+        return enqueue(delta);
+      } finally {
+        window.__enqueuing = undefined;
+      }
+    };
+    const socket = receiver.socket;
+    const pageListeners = socket.listeners("response.cancelled");
+    socket.off("response.cancelled");
+    socket.on("response.cancelled", (cancelled) => {
+      const now = () => (player.ctx ? player.ctx.currentTime : null);
+      const before = now();
+      for (const listener of pageListeners) listener(cancelled);
+      window.__cancelsSeen.push({ responseId: cancelled.responseId, before, after: now() });
+      const late = {
+        responseId: cancelled.responseId,
+        itemId: cancelled.itemId,
+        sequence: cancelled.lastSequence + 1,
+        format: "pcm16",
+        sampleRate: 24000,
+        audio: new ArrayBuffer(24000), // 0.5 s of silence
+        final: false,
+      };
+      for (const listener of socket.listeners("response.audio.delta")) listener(late);
+    });
+  });
+  try {
+    await page.waitForFunction(
+      () => {
+        const p = window.metahumanPage;
+        const started = new Set(window.__webAudio.map((call) => call.response).filter(Boolean));
+        return p.transcripts.length >= 2 && p.replies.length >= 2 && started.size >= 2;
+      },
+      null,
+      { timeout },
+    );
+    await page.waitForTimeout(500);
+  } catch (error) {
+    console_.push(`wait: ${error.message.split("\n")[0]}`); // the test says what is missing
+  }
+  cancelsSeen = await page.evaluate(() => window.__cancelsSeen);
   return await pageState(page);
 }
 

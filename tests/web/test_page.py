@@ -6,7 +6,8 @@ Receiver of one session, speaks the WAV into the microphone, and plays the reply
 checks what the page itself recorded: the transcript it shows and the audio it scheduled; the
 page's Web Audio calls (every buffer source started and stopped, logged by the driver); and, for
 turn-taking, what the server's TurnTaking got from it (``response.cancel``, the
-``response.audio.played`` reports) and the history each report left.
+``response.audio.played`` reports, a barge-in by voice under server VAD) and the history each
+report left.
 
 Needs Chromium and Node.js with this folder's packages:
 ``apt-get install -y chromium nodejs npm && npm ci --prefix tests/web``.
@@ -15,6 +16,7 @@ Needs Chromium and Node.js with this folder's packages:
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import shutil
@@ -28,10 +30,21 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession
 
-from generated.models import ResponseAudioDelta, ResponseAudioPlayed, ResponseCancel
+from generated.models import (
+    CancelReason,
+    ResponseAudioDelta,
+    ResponseAudioPlayed,
+    ResponseCancel,
+    ResponseCancelled,
+)
+from handlers import turn_taking as turn_taking_module
 from handlers.pipeline import Reply
+from handlers.providers.base import LlmRequest
+from handlers.providers.llm.local import LocalLanguageModel
 from handlers.turn_taking import TurnTaking
+from handlers.vad import EchoGuard, SpeechStarted, TurnEvent
 from handlers.web import catalog_json
+from tests.server.audio_checks import TIME, clip, make_wav, manifest
 from tests.server.harness import RunningServer, make_config, make_registry, new_session_id
 
 WEB_DIR = Path(__file__).parent
@@ -145,14 +158,32 @@ class PlayedReport:
     """time.monotonic() when the report was applied."""
 
 
+@dataclass(frozen=True, slots=True)
+class Stopped:
+    """One TurnTaking.cancel: why, when (time.monotonic()), and the responses it stopped."""
+
+    reason: CancelReason
+    at: float
+    stopped: list[ResponseCancelled]
+
+
 @dataclass(slots=True)
 class TurnTakingSpy:
     """What the server's turn-taking got from the page: response.cancel payloads, the played
-    reports, and when each response's first delta went out."""
+    reports, the cancels (the page's and barge-ins), when each response's first delta went out
+    (and how far the microphone's audio had reached then), and the history the language model
+    was given each turn."""
 
     cancels: list[ResponseCancel] = field(default_factory=list)
     reports: list[PlayedReport] = field(default_factory=list)
+    stops: list[Stopped] = field(default_factory=list)
     first_sent: dict[str, float] = field(default_factory=dict)
+    first_sent_heard_ms: dict[str, int] = field(default_factory=dict)
+    """Per response: the Sender's audio the server had got (ms) when its first delta went out."""
+    prompts: list[list[tuple[str, str]]] = field(default_factory=list)
+    """The messages the language model got, per turn."""
+    speech_started: list[SpeechStarted] = field(default_factory=list)
+    """Server VAD's speech onsets (on the clock of the Sender's audio)."""
 
 
 @pytest.fixture
@@ -161,15 +192,31 @@ def turn_taking(monkeypatch: pytest.MonkeyPatch) -> TurnTakingSpy:
     session, and with it its history, is gone once the browser closes, so the history is read
     as each report is applied."""
     spy = TurnTakingSpy()
-    request_cancel, played, delta_sent = (
+    request_cancel, cancel, played, delta_sent, handle = (
         TurnTaking.request_cancel,
+        TurnTaking.cancel,
         TurnTaking.played,
         TurnTaking.delta_sent,
+        TurnTaking._handle,
     )
+    respond = LocalLanguageModel.respond
 
     async def recording_cancel(self: TurnTaking, payload: ResponseCancel) -> None:
         spy.cancels.append(payload)
         await request_cancel(self, payload)
+
+    async def recording_stop(
+        self: TurnTaking, reason: CancelReason, response_id: str | None = None
+    ) -> list[ResponseCancelled]:
+        at = time.monotonic()
+        stopped = await cancel(self, reason, response_id)
+        spy.stops.append(Stopped(reason, at, stopped))
+        return stopped
+
+    async def recording_handle(self: TurnTaking, sid: str, event: TurnEvent) -> None:
+        if isinstance(event, SpeechStarted):
+            spy.speech_started.append(event)
+        await handle(self, sid, event)
 
     def recording_played(self: TurnTaking, payload: ResponseAudioPlayed) -> None:
         played(self, payload)
@@ -188,11 +235,21 @@ def turn_taking(monkeypatch: pytest.MonkeyPatch) -> TurnTakingSpy:
         )
 
     def recording_delta_sent(self: TurnTaking, reply: Reply, delta: ResponseAudioDelta) -> None:
-        spy.first_sent.setdefault(delta.response_id, time.monotonic())
+        if delta.response_id not in spy.first_sent:
+            spy.first_sent[delta.response_id] = time.monotonic()
+            heard_ms = [sender.stream.pushed_ms for sender in self.inputs.values()]
+            spy.first_sent_heard_ms[delta.response_id] = max(heard_ms, default=0)
         delta_sent(self, reply, delta)
 
+    def recording_respond(self: LocalLanguageModel, request: LlmRequest) -> AsyncIterator[str]:
+        spy.prompts.append([(m.role, m.content) for m in request.messages])
+        return respond(self, request)
+
     monkeypatch.setattr(TurnTaking, "request_cancel", recording_cancel)
+    monkeypatch.setattr(TurnTaking, "cancel", recording_stop)
     monkeypatch.setattr(TurnTaking, "played", recording_played)
+    monkeypatch.setattr(TurnTaking, "_handle", recording_handle)
+    monkeypatch.setattr(LocalLanguageModel, "respond", recording_respond)
     monkeypatch.setattr(TurnTaking, "delta_sent", recording_delta_sent)
     return spy
 
@@ -353,6 +410,139 @@ async def test_reply_played_to_its_end_is_reported_whole(
     assert took_s >= report.audio_ms / 1000 - 0.05, (took_s, report)
     # All of it was heard: the history keeps the whole reply.
     assert report.assistant == page["replies"][0], where
+
+
+HISTORY = "tell_me_about_the_history_of.wav"
+SPEECH_EDGE_S = 0.25
+"""Silence at each end of a speech clip (tests/data/speech/README.md)."""
+BARGE_IN_WAV = (1.0, HISTORY, 6.5, TIME, 2.0)
+"""The microphone's take, played once: 1 s of silence (the page connects and opens the
+microphone), the first question (5.2 s of words), 6.5 s of silence between the clips, the second
+question, silence. The first reply (11.5 s of audio: sentences of 5.1, 4.8 and 1.7 s) starts
+playing about 1 s after the question's words end; the second question's words start 7 s after
+them: about 6 s into the reply, in its second sentence, with 5 s of it left (room for a reply
+that comes seconds later on a loaded machine)."""
+JITTER_S = 0.12
+"""app.js's JITTER_S: a reply starts playing this long after its first delta arrives."""
+
+
+def conversation_wav(path: Path, *parts: str | float) -> tuple[Path, list[tuple[float, float]]]:
+    """A WAV of speech clips (names in tests/data/speech) and silences (seconds), for the fake
+    microphone; with where each clip's words start and end in it (seconds)."""
+    rate = 16_000
+    pcm, words = b"", []
+    for part in parts:
+        if isinstance(part, str):
+            start = len(pcm) / 2 / rate
+            end = start + float(manifest()[part]["seconds"])
+            words.append((start + SPEECH_EDGE_S, end - SPEECH_EDGE_S))
+            pcm += clip(part)
+        else:
+            pcm += bytes(2 * round(part * rate))
+    path.write_bytes(make_wav(pcm, rate))
+    return path, words
+
+
+@pytest.fixture
+def microphone_without_echo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's echo guard told that the avatar's voice does not reach the microphone.
+
+    Headless Chromium's fake microphone never hears the page's playback, so the guard never
+    finds the echo's delay and keeps its cautious start: the echo as loud as the audio sent.
+    Against the embedded espeak-ng voice that gates a person talking at full level over the
+    reply (every frame of the second question: no barge-in at all), as it would with a headset
+    or a browser whose echo canceller removes the avatar. Until the guard can learn that there
+    is no echo, the sessions here start from what it would learn: the echo 40 dB down."""
+    monkeypatch.setattr(
+        turn_taking_module, "EchoGuard", functools.partial(EchoGuard, echo_gain_db=-40.0)
+    )
+
+
+@pytest.mark.usefixtures("microphone_without_echo")
+async def test_speaking_over_the_reply_stops_it_and_starts_a_new_turn(
+    server: RunningServer, turn_taking: TurnTakingSpy, tmp_path: Path
+) -> None:
+    # Hands-free with server VAD (kiosk mode): the question, silence while the reply comes and
+    # plays, then a second question over the reply: a barge-in, heard by the server's VAD.
+    wav, [_, (second_from_s, _)] = conversation_wav(tmp_path / "barge-in.wav", *BARGE_IN_WAV)
+    url = f"{server.url}/?autostart=1&vad=server&sessionId={new_session_id('barge')}#token={TOKEN}"
+    shot = screenshot_path(tmp_path, "barge-in")
+    result = await drive(url, wav, shot, "--barge-in", "--no-loop", "--timeout-ms", "25000")
+    page, web_audio, seen = result["page"], result["webAudio"], result["cancelsSeen"]
+    where = (
+        f"page: {json.dumps(page)[:3000]}\nconsole: {result['console']}\n"
+        f"cancels seen: {seen}\nweb audio: {web_audio}\nspy: {turn_taking}"
+    )
+    assert page is not None and page["errors"] == [], where
+    assert not [line for line in result["console"] if line.startswith("pageerror")], where
+
+    # Two turns, one reply each; the first was stopped by the second question, a barge-in.
+    assert page["commits"] == 2 and len(page["transcripts"]) == 2, where
+    assert "history" in page["transcripts"][0].split(), where
+    assert "time" in page["transcripts"][1].split(), where
+    assert page["replies"][1] in page["logText"], where
+    first_id, second_id = list(turn_taking.first_sent)
+    [barge_in] = turn_taking.stops
+    assert barge_in.reason is CancelReason.BARGE_IN, where
+    assert [c.response_id for c in barge_in.stopped] == [first_id], where
+    assert turn_taking.cancels == [] and page["cancelsSent"] == [], where  # no stop control
+    # It was the person's speech over the reply that did it: the second question's onset (on
+    # the server's clock of the microphone's audio) fell while the first reply played.
+    _, second_onset = turn_taking.speech_started
+    reply_from_ms = turn_taking.first_sent_heard_ms[first_id] + 1000 * JITTER_S
+    audio_ms = barge_in.stopped[0].audio_sent_ms
+    assert reply_from_ms < second_onset.audio_start_ms < reply_from_ms + audio_ms, where
+    assert abs(second_onset.audio_start_ms - 1000 * second_from_s) < 500, where
+
+    # The page got response.cancelled (barge_in) and says so.
+    [cancelled] = page["cancelled"]
+    assert (cancelled["responseId"], cancelled["reason"]) == (first_id, "barge_in"), where
+    assert "reply stopped (barge_in)" in page["logText"], where
+    [handled] = seen
+    assert handled["responseId"] == first_id, where
+
+    # The reply's audio stopped at once: every buffer of it still to sound was stopped while
+    # the page handled response.cancelled, none of it started after, and the late delta handed
+    # over then was dropped. The second reply starts at once, not after the stopped one's tail.
+    first_reply = [c for c in web_audio if c["op"] == "start" and c.get("response") == first_id]
+    second_reply = [c for c in web_audio if c["op"] == "start" and c.get("response") == second_id]
+    stops = [c for c in web_audio if c["op"] == "stop"]
+    assert first_reply and second_reply and stops, where
+    assert all(handled["before"] <= c["at"] <= handled["after"] for c in stops), where
+    assert all(c["at"] < handled["before"] for c in first_reply), where
+    unfinished = {c["node"] for c in first_reply if c["when"] + c["duration"] > handled["before"]}
+    assert unfinished and unfinished == {c["node"] for c in stops}, where
+    assert page["dropped"] == 1, where
+    assert second_reply[0]["when"] <= second_reply[0]["at"] + JITTER_S + 0.01, where
+
+    # What the page reports it played: what had sounded by the audio clock when it stopped
+    # (1 ms: it rounds down), less than the reply's audio, and what had played between the
+    # reply's start and the server's cancel (its first delta went out, the cancel, both by the
+    # server's clock: 150 ms for the page to get them).
+    [report] = turn_taking.reports  # sent on response.cancelled; the second reply still plays
+    played_ms = report.played_ms
+    assert page["played"] == [{"responseId": first_id, "playedMs": played_ms}], where
+    low, high = sounded_ms(web_audio, handled["before"]), sounded_ms(web_audio, handled["after"])
+    assert low - 1 <= played_ms <= high, (low, played_ms, high, where)
+    assert played_ms < audio_ms - 1000, where
+    until_cancel_ms = 1000 * (barge_in.at - turn_taking.first_sent[first_id] - JITTER_S)
+    assert abs(played_ms - until_cancel_ms) < 150, (played_ms, until_cancel_ms, where)
+    # ... and it stopped soon after the person started to speak (VAD takes min_speech_ms, 250,
+    # and a few frames to be sure): the reply had played up to about the second onset.
+    late_ms = reply_from_ms + played_ms - second_onset.audio_start_ms
+    assert 0 < late_ms < 1000, (late_ms, where)
+
+    # The history keeps what was heard: the reply cut where the page stopped it; the second
+    # question's turn was answered with that history.
+    reply = page["replies"][0]
+    kept = report.assistant
+    assert kept == report.heard, where
+    assert kept and reply.startswith(kept) and len(kept) < len(reply), (kept, reply)
+    first_question, second_question = page["transcripts"]
+    assert turn_taking.prompts == [
+        [("user", first_question)],
+        [("user", first_question), ("assistant", kept), ("user", second_question)],
+    ], where
 
 
 async def test_page_shows_a_refused_token(server: RunningServer, tmp_path: Path) -> None:
