@@ -22,7 +22,9 @@ nearly as loud overall; the level-only rule this replaces missed such a person):
 - Gain: per band, how much quieter the echo is than what was sent (loudspeaker, room,
   microphone): set from the window when a delay is taken (the ``GAIN_QUANTILE`` quantile of the
   microphone's band less the delayed reference's), then followed by a running quantile (a step
-  up when above it, a smaller one down) on frames taken for echo only. Until a delay is known,
+  up when above it, a smaller one down) on frames that it explains in every band only (not on
+  a person's: a frame with fewer bands above the echo than speech needs is often the quieter
+  edge of a person talking over it). Until a delay is known,
   every lag of the window at once (the band-wise maximum) at ``echo_gain_db`` (0 dB: cautious).
 - Echo: the reference's two frames at the delay plus the gain, held over the room's
   reverberation by a decay of ``TAIL_DECAY_DB`` a frame.
@@ -353,13 +355,18 @@ class EchoGuard:
         np.maximum(echo, self._tail_db - TAIL_DECAY_DB, out=echo)
         self._tail_db = echo
         floor = np.maximum(echo + self.margin_db, self._noise_db + NOISE_MARGIN_DB)
-        speech = int(np.count_nonzero(mic > floor)) >= self._speech_bands
+        above_floor = mic > floor
+        speech = int(np.count_nonzero(above_floor)) >= self._speech_bands
         # The noise floor: follows drops at once, rises by NOISE_RISE_DB a frame; from the first
         # frame heard with a reference (cautious: that frame may be loud, the echo, or a person).
         np.minimum(self._noise_db + NOISE_RISE_DB, mic, out=self._noise_db)
         if float(np.max(reference)) > ACTIVE_BAND_DB:
             self._active_frames += 1
-            if delay is not None and not speech:  # not while someone talks over the echo
+            # Only from frames the prediction explains in every band: a frame with a band above
+            # it may hold a person talking over the echo (a turn starting, or the quieter edges
+            # of one), and learning from those raised the gain by 1.2 dB a frame until the person
+            # was taken for echo.
+            if delay is not None and not int(np.count_nonzero(above_floor)):
                 above = mic - reference > self._gain_db
                 step = np.where(above, self._gain_up, self._gain_down)
                 step[reference <= ACTIVE_BAND_DB] = 0.0

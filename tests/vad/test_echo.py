@@ -83,6 +83,31 @@ def test_a_person_talking_over_an_echo_nearly_as_loud_starts_a_turn(
     assert 250 <= started[0].detected_ms - onset_ms <= PERSON_WORDS_MS
 
 
+@pytest.mark.parametrize(
+    ("person_name", "delay_ms", "into_echo_s"),
+    [
+        ("what_time_is_it.wav", 60, 0.5),
+        ("hello_how_are_you.wav", 150, 0.5),
+        ("what_is_the_weather_like_today.wav", 300, 0.8),
+    ],
+)
+def test_the_guard_does_not_learn_the_echo_from_a_person_talking_over_it(
+    engine: VadEngine, person_name: str, delay_ms: int, into_echo_s: float
+) -> None:
+    # The room's echo 6 dB down, the person starting soon after the guard has taken the delay:
+    # had the guard learnt the echo's gain from the person's first frames (those with fewer
+    # bands above the echo than speech needs), it would have taken the rest for echo too.
+    person = FIXTURES[person_name]
+    person_at_s = (PLAY_AT_MS + delay_ms) / 1000 + into_echo_s
+    mic = with_echo(
+        AVATAR.samples, -6.0, delay_ms, PLAY_AT_MS, person.samples, person_at_s, room=True
+    )
+    started = starts(engine, mic, EchoGuard())
+    assert len(started) == 1
+    onset_ms = person_at_s * 1000 + person.start_ms
+    assert 250 <= started[0].detected_ms - onset_ms <= person.end_ms - person.start_ms
+
+
 @pytest.mark.parametrize("echo_db", [-30.0, -12.0])
 def test_a_person_talking_over_a_quieter_echo_is_heard_as_without_it(
     engine: VadEngine, echo_db: float
