@@ -30,7 +30,8 @@ nearly as loud overall; the level-only rule this replaces missed such a person):
   reverberation by a decay of ``TAIL_DECAY_DB`` a frame.
 - Decision: a frame is the person's if at least ``SPEECH_BANDS`` of its bands exceed both the
   predicted echo by ``margin_db`` and the microphone's noise floor (a running minimum, from the
-  first frame heard with a reference) by ``NOISE_MARGIN_DB``; otherwise its probability becomes 0.
+  first frame heard with a reference) by ``NOISE_MARGIN_DB``, a band ``STRONG_DB`` above that
+  counting twice; otherwise its probability becomes 0.
 
 With no reference audio with sound in the delay window (the avatar silent) a frame costs about a
 microsecond; while the avatar plays, about 50 us (bench/vad.py's echo section). Pure and
@@ -63,6 +64,12 @@ BAND_EDGES_HZ = (
 """Band edges: finer where speech's formants move, coarser above."""
 SPEECH_BANDS = 0.25
 """The share of a frame's bands that must hold more than the echo for it to be speech."""
+STRONG_DB = 6.0
+"""A band this far above its floor (with ``margin_db`` 6: twice the margin above the echo) counts
+twice towards ``SPEECH_BANDS``: a person's voice is often far above the echo in a few bands
+(below a small loudspeaker's 250 Hz, in a formant) and under it in the rest, and 4 of 18 bands
+above left such a person over a -6 dB room echo unheard. The echo alone seldom exceeds its
+prediction by that much, and not in several bands at once (bench/vad.py's echo section)."""
 NOISE_MARGIN_DB = 12.0
 NOISE_RISE_DB = 0.2
 """6 dB a second: out of a loud first frame quickly, yet held down by the dips between words."""
@@ -356,7 +363,9 @@ class EchoGuard:
         self._tail_db = echo
         floor = np.maximum(echo + self.margin_db, self._noise_db + NOISE_MARGIN_DB)
         above_floor = mic > floor
-        speech = int(np.count_nonzero(above_floor)) >= self._speech_bands
+        floor += STRONG_DB
+        held = int(np.count_nonzero(above_floor)) + int(np.count_nonzero(mic > floor))
+        speech = held >= self._speech_bands
         # The noise floor: follows drops at once, rises by NOISE_RISE_DB a frame; from the first
         # frame heard with a reference (cautious: that frame may be loud, the echo, or a person).
         np.minimum(self._noise_db + NOISE_RISE_DB, mic, out=self._noise_db)
