@@ -22,13 +22,16 @@ nearly as loud overall; the level-only rule this replaces missed such a person):
 - Gain: per band, how much quieter the echo is than what was sent (loudspeaker, room,
   microphone): set from the window when a delay is taken (the ``GAIN_QUANTILE`` quantile of the
   microphone's band less the delayed reference's), then followed by a running quantile (a step
-  up when above it, a smaller one down) on frames taken for echo only. Until a delay is known,
+  up when above it, a smaller one down) on frames that it explains in every band only (not on
+  a person's: a frame with fewer bands above the echo than speech needs is often the quieter
+  edge of a person talking over it). Until a delay is known,
   every lag of the window at once (the band-wise maximum) at ``echo_gain_db`` (0 dB: cautious).
 - Echo: the reference's two frames at the delay plus the gain, held over the room's
   reverberation by a decay of ``TAIL_DECAY_DB`` a frame.
 - Decision: a frame is the person's if at least ``SPEECH_BANDS`` of its bands exceed both the
   predicted echo by ``margin_db`` and the microphone's noise floor (a running minimum, from the
-  first frame heard with a reference) by ``NOISE_MARGIN_DB``; otherwise its probability becomes 0.
+  first frame heard with a reference) by ``NOISE_MARGIN_DB``, a band ``STRONG_DB`` above that
+  counting twice; otherwise its probability becomes 0.
 
 With no reference audio with sound in the delay window (the avatar silent) a frame costs about a
 microsecond; while the avatar plays, about 50 us (bench/vad.py's echo section). Pure and
@@ -61,6 +64,12 @@ BAND_EDGES_HZ = (
 """Band edges: finer where speech's formants move, coarser above."""
 SPEECH_BANDS = 0.25
 """The share of a frame's bands that must hold more than the echo for it to be speech."""
+STRONG_DB = 6.0
+"""A band this far above its floor (with ``margin_db`` 6: twice the margin above the echo) counts
+twice towards ``SPEECH_BANDS``: a person's voice is often far above the echo in a few bands
+(below a small loudspeaker's 250 Hz, in a formant) and under it in the rest, and 4 of 18 bands
+above left such a person over a -6 dB room echo unheard. The echo alone seldom exceeds its
+prediction by that much, and not in several bands at once (bench/vad.py's echo section)."""
 NOISE_MARGIN_DB = 12.0
 NOISE_RISE_DB = 0.2
 """6 dB a second: out of a loud first frame quickly, yet held down by the dips between words."""
@@ -353,13 +362,20 @@ class EchoGuard:
         np.maximum(echo, self._tail_db - TAIL_DECAY_DB, out=echo)
         self._tail_db = echo
         floor = np.maximum(echo + self.margin_db, self._noise_db + NOISE_MARGIN_DB)
-        speech = int(np.count_nonzero(mic > floor)) >= self._speech_bands
+        above_floor = mic > floor
+        floor += STRONG_DB
+        held = int(np.count_nonzero(above_floor)) + int(np.count_nonzero(mic > floor))
+        speech = held >= self._speech_bands
         # The noise floor: follows drops at once, rises by NOISE_RISE_DB a frame; from the first
         # frame heard with a reference (cautious: that frame may be loud, the echo, or a person).
         np.minimum(self._noise_db + NOISE_RISE_DB, mic, out=self._noise_db)
         if float(np.max(reference)) > ACTIVE_BAND_DB:
             self._active_frames += 1
-            if delay is not None and not speech:  # not while someone talks over the echo
+            # Only from frames the prediction explains in every band: a frame with a band above
+            # it may hold a person talking over the echo (a turn starting, or the quieter edges
+            # of one), and learning from those raised the gain by 1.2 dB a frame until the person
+            # was taken for echo.
+            if delay is not None and not int(np.count_nonzero(above_floor)):
                 above = mic - reference > self._gain_db
                 step = np.where(above, self._gain_up, self._gain_down)
                 step[reference <= ACTIVE_BAND_DB] = 0.0

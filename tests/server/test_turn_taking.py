@@ -22,7 +22,7 @@ from tests.server.audio_checks import TIME, WEATHER, clip
 from tests.server.conftest import ServeFn
 from tests.server.fakes import ChunkTts, HeldLlm, InstantStt, ScriptedLlm, heard, scripted_reply
 from tests.server.harness import ChatClient, RunningServer
-from tests.vad.signals import noise, pcm16, speech_fixtures
+from tests.vad.signals import echo_path, noise, pcm16, speech_fixtures
 
 RATE = 16_000
 SILENCE_MS = 500
@@ -421,14 +421,17 @@ async def test_conversation_clear_starts_afresh(serve: ServeFn) -> None:
     assert [m.role for m in llm.requests[2].messages] == ["user"]
 
 
-def _reply_echo(deltas: list[Any], echo_db: float, delay_ms: int) -> np.ndarray:
+def _reply_echo(
+    deltas: list[Any], echo_db: float, delay_ms: int, *, room: bool = False
+) -> np.ndarray:
     """What the Sender's microphone hears of the Receiver's audio: the reply ``echo_db`` down,
-    ``delay_ms`` late, at the input rate, over low room noise."""
+    ``delay_ms`` late (with ``room``, through a small loudspeaker and a room's reverberation),
+    at the input rate, over low room noise."""
     from handlers.audio import resample_pcm16
 
     pcm = b"".join(d["audio"] for d in deltas)
     heard_pcm = resample_pcm16(pcm, deltas[0]["sampleRate"], RATE)
-    reply = np.frombuffer(heard_pcm, dtype="<i2").astype(np.float32) / 32768.0
+    reply = echo_path(np.frombuffer(heard_pcm, dtype="<i2").astype(np.float32) / 32768.0, room)
     mic = noise(delay_ms / 1000 + reply.size / RATE + 1.0, -60.0, seed=11)
     start = delay_ms * RATE // 1000
     mic[start : start + reply.size] += reply * 10 ** (echo_db / 20)
@@ -467,3 +470,47 @@ async def test_the_avatars_own_voice_does_not_interrupt_it(serve: ServeFn) -> No
     stream.push(pcm16(mic))
     engine.process_pending()
     assert any(isinstance(e, SpeechStarted) for e in events), "the echo alone is not speech"
+
+
+@pytest.mark.parametrize("delay_ms", [150, 300])
+async def test_a_person_talking_over_the_avatars_echo_through_a_room_interrupts_it(
+    serve: ServeFn, delay_ms: int
+) -> None:
+    """The real speech engine's reply heard through a room 6 dB down, ``delay_ms`` late: alone it
+    starts no turn; with a person talking over it from 0.8 s on the person interrupts (issue 9's
+    two misses; this reply needs both of the guard's mends: no gain learnt from the person's
+    first frames, and a band far above the echo counting twice)."""
+    llm = HeldLlm()
+    server = await serve(factories={"llm": {"openai": lambda env: llm}})
+    person = next(s for s in speech_fixtures() if s.name == "please_tell_me_a_joke.wav")
+    for with_person in (False, True):
+        sender, receiver = await server.pair()
+        await sender.emit(
+            "session.update",
+            {
+                "llm": {"provider": "openai"},
+                "tts": {"responseType": "chain"},
+                "turnDetection": SERVER_VAD,
+            },
+        )
+        await sender.wait_for("session.updated")
+        await sender.send_pcm(padded(clip(WEATHER), before_s=0.3, after_s=0.8, noise_db=None))
+        delta = await receiver.wait_for("response.audio.delta")
+        mic = _reply_echo([delta], echo_db=-6.0, delay_ms=delay_ms, room=True)
+        if with_person:
+            at = round(0.8 * RATE)
+            end = min(mic.size, at + person.samples.size)
+            mic[at:end] += person.samples[: end - at]
+        mark = sender.mark()
+        await sender.send_pcm(pcm16(mic))
+        if with_person:
+            await receiver.wait_for("response.cancelled")
+            assert len(sender.named("input.speech.started", after=mark)) == 1
+        else:
+            await sender.quiet(1.0)
+            assert "input.speech.started" not in sender.names(after=mark)
+            assert "response.cancelled" not in receiver.names()
+        llm.go.set()
+        llm.go = asyncio.Event()
+        await sender.disconnect()
+        await receiver.disconnect()

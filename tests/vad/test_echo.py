@@ -9,7 +9,16 @@ import pytest
 
 from handlers.vad import EchoGuard, SpeechStarted, TurnEvent, VadEngine
 from handlers.vad.echo import SILENT_DB, _Bands
-from tests.vad.signals import RATE, chunks, noise, pcm16, room_response, speech_fixtures, with_echo
+from tests.vad.signals import (
+    RATE,
+    Speech,
+    chunks,
+    noise,
+    pcm16,
+    room_response,
+    speech_fixtures,
+    with_echo,
+)
 
 FIXTURES = {fixture.name: fixture for fixture in speech_fixtures()}
 AVATAR = FIXTURES["tell_me_about_the_history_of.wav"]
@@ -81,6 +90,55 @@ def test_a_person_talking_over_an_echo_nearly_as_loud_starts_a_turn(
     # Confirmed no sooner than min_speech_ms (250) after the onset, and while the person still
     # talks (how soon: bench/vad.py's echo section, p50 about 300 ms, at worst about 850 ms).
     assert 250 <= started[0].detected_ms - onset_ms <= PERSON_WORDS_MS
+
+
+@pytest.mark.parametrize(
+    ("person_name", "delay_ms", "into_echo_s"),
+    [
+        ("what_time_is_it.wav", 60, 0.5),
+        ("hello_how_are_you.wav", 150, 0.5),
+        ("what_is_the_weather_like_today.wav", 300, 0.8),
+    ],
+)
+def test_the_guard_does_not_learn_the_echo_from_a_person_talking_over_it(
+    engine: VadEngine, person_name: str, delay_ms: int, into_echo_s: float
+) -> None:
+    # The room's echo 6 dB down, the person starting soon after the guard has taken the delay:
+    # had the guard learnt the echo's gain from the person's first frames (those with fewer
+    # bands above the echo than speech needs), it would have taken the rest for echo too.
+    assert_heard_over_room_echo(engine, FIXTURES[person_name], -6.0, delay_ms, into_echo_s)
+
+
+@pytest.mark.parametrize(
+    ("person_name", "echo_db", "delay_ms", "into_echo_s"),
+    [
+        ("what_is_the_weather_like_today.wav", -6.0, 150, 0.8),
+        ("hello_how_are_you.wav", -3.0, 150, 0.5),
+        ("what_time_is_it.wav", -3.0, 300, 0.5),
+    ],
+)
+def test_a_person_far_above_the_echo_in_a_few_bands_is_heard(
+    engine: VadEngine, person_name: str, echo_db: float, delay_ms: int, into_echo_s: float
+) -> None:
+    # Through the room's small loudspeaker the echo has little below 250 Hz, where these voices
+    # are loud: their frames hold far more than the echo in a few bands, and often fewer than
+    # SPEECH_BANDS above it (those bands count twice).
+    assert_heard_over_room_echo(engine, FIXTURES[person_name], echo_db, delay_ms, into_echo_s)
+
+
+def assert_heard_over_room_echo(
+    engine: VadEngine, person: Speech, echo_db: float, delay_ms: int, into_echo_s: float
+) -> None:
+    """``person`` talking ``into_echo_s`` into the avatar's echo through a room starts one turn,
+    confirmed while they still talk."""
+    person_at_s = (PLAY_AT_MS + delay_ms) / 1000 + into_echo_s
+    mic = with_echo(
+        AVATAR.samples, echo_db, delay_ms, PLAY_AT_MS, person.samples, person_at_s, room=True
+    )
+    started = starts(engine, mic, EchoGuard())
+    assert len(started) == 1
+    onset_ms = person_at_s * 1000 + person.start_ms
+    assert 250 <= started[0].detected_ms - onset_ms <= person.end_ms - person.start_ms
 
 
 @pytest.mark.parametrize("echo_db", [-30.0, -12.0])
