@@ -438,12 +438,8 @@ def _reply_echo(
     return mic
 
 
-async def test_the_avatars_own_voice_does_not_interrupt_it(serve: ServeFn) -> None:
-    """The real speech engine's reply fed back into the Sender's microphone (12 dB down, 120 ms
-    late) while it plays starts no turn: the echo guard knows what was sent. The same audio
-    without the guard does start one (so the test can fail)."""
-    llm = HeldLlm()
-    server = await serve(factories={"llm": {"openai": lambda env: llm}})
+async def speaking_pair(server: RunningServer) -> tuple[ChatClient, ChatClient]:
+    """A Sender and a Receiver on the real speech engine (its reply is the echo), server VAD on."""
     sender, receiver = await server.pair()
     await sender.emit(
         "session.update",
@@ -454,6 +450,16 @@ async def test_the_avatars_own_voice_does_not_interrupt_it(serve: ServeFn) -> No
         },
     )
     await sender.wait_for("session.updated")
+    return sender, receiver
+
+
+async def test_the_avatars_own_voice_does_not_interrupt_it(serve: ServeFn) -> None:
+    """The real speech engine's reply fed back into the Sender's microphone (12 dB down, 120 ms
+    late) while it plays starts no turn: the echo guard knows what was sent. The same audio
+    without the guard does start one (so the test can fail)."""
+    llm = HeldLlm()
+    server = await serve(factories={"llm": {"openai": lambda env: llm}})
+    sender, receiver = await speaking_pair(server)
     await sender.send_pcm(padded(clip(WEATHER), before_s=0.5, after_s=0.8, noise_db=None))
     delta = await receiver.wait_for("response.audio.delta")
     mic = _reply_echo([delta], echo_db=-12.0, delay_ms=120)
@@ -484,16 +490,7 @@ async def test_a_person_talking_over_the_avatars_echo_through_a_room_interrupts_
     server = await serve(factories={"llm": {"openai": lambda env: llm}})
     person = next(s for s in speech_fixtures() if s.name == "please_tell_me_a_joke.wav")
     for with_person in (False, True):
-        sender, receiver = await server.pair()
-        await sender.emit(
-            "session.update",
-            {
-                "llm": {"provider": "openai"},
-                "tts": {"responseType": "chain"},
-                "turnDetection": SERVER_VAD,
-            },
-        )
-        await sender.wait_for("session.updated")
+        sender, receiver = await speaking_pair(server)
         await sender.send_pcm(padded(clip(WEATHER), before_s=0.3, after_s=0.8, noise_db=None))
         delta = await receiver.wait_for("response.audio.delta")
         mic = _reply_echo([delta], echo_db=-6.0, delay_ms=delay_ms, room=True)
