@@ -58,33 +58,20 @@ def synthesize_on_espeak_thread(
 ) -> concurrent.futures.Future[TimedAudio]:
     """Queue one synthesis on the local engine's thread; its future resolves when it is done."""
     engine = shared_engine()
-    done: concurrent.futures.Future[TimedAudio] = concurrent.futures.Future()
 
-    def job() -> None:
+    def job() -> TimedAudio:
         global _synthesis
-        if not done.set_running_or_notify_cancel():
-            return
-        try:
-            if _synthesis is None:
-                _synthesis = TimedSynthesis()
-            started_at = perf_counter()
-            # The engine's callback goes back in after the synthesis (see TimedSynthesis.run).
-            pcm, timeline = _synthesis.run(
-                text,
-                voice,
-                words_per_minute,
-                engine.sample_rate,
-                engine.callback,
-                timings=timings,
-            )
-            done.set_result(
-                TimedAudio(pcm, engine.sample_rate, timeline, started_at, _synthesis.first_audio_at)
-            )
-        except BaseException as exc:
-            done.set_exception(exc)
+        if _synthesis is None:
+            _synthesis = TimedSynthesis()
+        started_at = perf_counter()
+        # The engine's callback goes back in after the synthesis (see TimedSynthesis.run).
+        pcm, timeline = _synthesis.run(
+            text, voice, words_per_minute, engine.sample_rate, engine.callback, timings=timings
+        )
+        return TimedAudio(pcm, engine.sample_rate, timeline, started_at, _synthesis.first_audio_at)
 
-    engine.thread.submit(job)
-    return done
+    # The executor skips a job whose future was cancelled before it started.
+    return engine.thread.submit(job)
 
 
 async def espeak_timed(
@@ -105,22 +92,14 @@ def transcribe_on_espeak_thread(
     words_per_minute: int = NORMAL_WORDS_PER_MINUTE,
 ) -> concurrent.futures.Future[Timeline]:
     """Queue the text-only reference of ``text`` on the local engine's thread."""
-    engine = shared_engine()
-    done: concurrent.futures.Future[Timeline] = concurrent.futures.Future()
 
-    def job() -> None:
+    def job() -> Timeline:
         global _transcriber
-        if not done.set_running_or_notify_cancel():
-            return
-        try:
-            if _transcriber is None:
-                _transcriber = PhonemeTranscriber()
-            done.set_result(text_timeline(_transcriber, text, voice, words_per_minute))
-        except BaseException as exc:
-            done.set_exception(exc)
+        if _transcriber is None:
+            _transcriber = PhonemeTranscriber()
+        return text_timeline(_transcriber, text, voice, words_per_minute)
 
-    engine.thread.submit(job)
-    return done
+    return shared_engine().thread.submit(job)
 
 
 async def reference_timeline(
