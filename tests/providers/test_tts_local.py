@@ -74,10 +74,17 @@ def envelope(pcm: bytes, rate: int) -> np.ndarray:
 
 
 def same_speech(first: bytes, second: bytes, rate: int) -> bool:
+    """The same words: lengths within 2 % and loudness envelopes that match, allowing a shift of
+    up to 20 ms (espeak-ng's output for one text varies by a few samples from run to run, which
+    alone took the unshifted correlation down to 0.90)."""
     a, b = envelope(first, rate), envelope(second, rate)
-    n = min(a.size, b.size)
+    n = min(a.size, b.size) - 4
     length_close = abs(a.size - b.size) <= max(3, a.size // 50)
-    return length_close and float(np.corrcoef(a[:n], b[:n])[0, 1]) > 0.9
+    best = max(
+        float(np.corrcoef(a[2 : 2 + n], b[2 + lag : 2 + lag + n])[0, 1])
+        for lag in (-2, -1, 0, 1, 2)
+    )
+    return length_close and best > 0.9
 
 
 def test_from_env_needs_nothing_and_reports_the_native_rate() -> None:
