@@ -154,6 +154,10 @@ class Fault:
     """Send ``retry-after-ms`` with the error (the OpenAI SDK honours it; keeps tests fast)."""
     cut_after_pieces: int | None = None
     """Answer normally but drop the connection after this many streamed pieces."""
+    error_after_pieces: int | None = None
+    """Answer normally, but after this many streamed pieces send an error event (a chunk that
+    is ``{"error": {...}}``, as OpenAI's streams do when the server fails mid-answer; the SDK's
+    own stream raises it as an ``APIError``) and end the stream."""
     path_contains: str = ""
 
 
@@ -414,6 +418,15 @@ class FakeHttpApi:
                 assert request.transport is not None
                 request.transport.abort()
                 return response
+            if fault is not None and fault.error_after_pieces == index:
+                failure = {
+                    "message": "The server had an error while processing your request.",
+                    "type": "server_error",
+                    "param": None,
+                    "code": None,
+                }
+                await response.write(sse({"error": failure}))
+                break
             if self.noticed_hang_up(request):
                 return response
             try:

@@ -134,6 +134,23 @@ async def test_a_stream_cut_after_the_first_delta_is_not_retried(
     assert len(openai_api.requests) == 1
 
 
+async def test_an_error_event_in_the_stream_ends_the_reply_with_its_message(
+    openai_api: FakeOpenAIApi, build: Build
+) -> None:
+    openai_api.chat_reply = "one two three four"
+    # Pieces: the role chunk, then "one", " two"; then the server's error event.
+    openai_api.inject(Fault(error_after_pieces=3))
+    deltas: list[str] = []
+
+    with pytest.raises(ProviderError) as caught:
+        async for delta in build().respond(request()):
+            deltas.append(delta)
+
+    assert deltas == ["one", " two"]
+    assert "The server had an error while processing your request." in str(caught.value)
+    assert len(openai_api.requests) == 1
+
+
 async def test_a_wrong_key_is_not_transient_and_not_in_the_message(
     openai_api: FakeOpenAIApi, build: Build
 ) -> None:
