@@ -60,6 +60,24 @@ MODEL_NAME = STT["local"].default_model
 LANGUAGE = "en-US"
 RECOGNITION_SAMPLE_RATE = 16000
 DECODERS_ENV = "METAHUMAN_LOCAL_STT_DECODERS"
+SEARCH_ENV = "METAHUMAN_LOCAL_STT_SEARCH"
+SearchSettings = Mapping[str, bool | int | float]
+SEARCHES: dict[str, SearchSettings] = {
+    # pocketsphinx's own defaults: a tree search while the audio arrives, then, once the
+    # utterance ends, a second, flat search over all of it (fwdflat) and a best path through
+    # the word lattice (bestpath).
+    "full": {},
+    # Why: the commit waits for whatever decoding is left when the utterance ends. fwdflat is
+    # work done only then, ~40 ms of CPU per second of speech, where a best path through the
+    # tree search's lattice costs ~3; scoring each frame's 2 best Gaussians instead of 4
+    # (topn) and keeping at most 5,000 HMMs active per frame (maxhmmpf; the default is 30,000)
+    # cut the decoding itself to about half. Word errors stay where they were (python -m
+    # bench.sphinx, README). Keep bestpath: without it the tree search's own hypothesis has
+    # a third more errors on the manifest's recordings.
+    "fast": {"fwdflat": False, "topn": 2, "maxhmmpf": 5000},
+}
+"""pocketsphinx search settings by name (``METAHUMAN_LOCAL_STT_SEARCH``), as Config keys."""
+DEFAULT_SEARCH = "fast"
 DECODER_BYTES = 90 * 1024 * 1024
 """What one decoder holds (its copy of the acoustic and language model)."""
 MEMORY_SHARE = 8
@@ -86,9 +104,18 @@ SLICE_SECONDS = 1.0
 T = TypeVar("T")
 
 
-def _new_decoder() -> Decoder:
+def _new_decoder(search: SearchSettings = SEARCHES[DEFAULT_SEARCH]) -> Decoder:
     # FATAL keeps pocketsphinx's per-utterance INFO log off stderr.
-    return Decoder(loglevel="FATAL")
+    return Decoder(loglevel="FATAL", **search)
+
+
+def _search(env: Mapping[str, str]) -> SearchSettings:
+    name = env.get(SEARCH_ENV, DEFAULT_SEARCH)
+    if name not in SEARCHES:
+        raise ProviderUnavailable(
+            f"{SEARCH_ENV} must be one of {', '.join(SEARCHES)}, got {name!r}"
+        )
+    return SEARCHES[name]
 
 
 def _decoder_count(env: Mapping[str, str]) -> int:
@@ -114,9 +141,17 @@ class _DecoderPool:
     construction runs in the executor.
     """
 
-    def __init__(self, size: int, executor: ThreadPoolExecutor, first: Decoder) -> None:
+    def __init__(
+        self,
+        size: int,
+        executor: ThreadPoolExecutor,
+        first: Decoder,
+        search: SearchSettings = SEARCHES[DEFAULT_SEARCH],
+    ) -> None:
         self.size = size
         self._executor = executor
+        self._search = search
+        """The settings every decoder is built with (``first`` included)."""
         self._idle: list[Decoder] = [first]
         self._created = 1
         self.built = 1
@@ -211,7 +246,7 @@ class _DecoderPool:
 
     async def _build(self, loop: asyncio.AbstractEventLoop) -> None:
         try:
-            decoder = await loop.run_in_executor(self._executor, _new_decoder)
+            decoder = await loop.run_in_executor(self._executor, _new_decoder, self._search)
         except asyncio.CancelledError:
             self._created -= 1
             raise
@@ -317,22 +352,28 @@ class _Transcription:
 class LocalSpeechToText(NothingToClose):
     """Embedded pocketsphinx recogniser (US English), the server's offline default."""
 
-    def __init__(self, max_decoders: int, first_decoder: Decoder) -> None:
+    def __init__(
+        self,
+        max_decoders: int,
+        first_decoder: Decoder,
+        search: SearchSettings = SEARCHES[DEFAULT_SEARCH],
+    ) -> None:
         self._executor = ThreadPoolExecutor(max_decoders, thread_name_prefix="pocketsphinx")
-        self._pool = _DecoderPool(max_decoders, self._executor, first_decoder)
+        self._pool = _DecoderPool(max_decoders, self._executor, first_decoder, search)
         # Decoding that outlives an abandoned transcribe call (kept referenced until done).
         self._orphans: set[asyncio.Task[str]] = set()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self:
         max_decoders = _decoder_count(env)
+        search = _search(env)
         try:
-            first_decoder = _new_decoder()
+            first_decoder = _new_decoder(search)
         except (RuntimeError, ValueError, OSError) as exc:
             raise ProviderUnavailable(
                 f"pocketsphinx could not load its en-US model: {exc}"
             ) from exc
-        return cls(max_decoders, first_decoder)
+        return cls(max_decoders, first_decoder, search)
 
     @property
     def max_decoders(self) -> int:
