@@ -53,6 +53,7 @@ SUITES: dict[str, Suite] = {
     "memory": memory.run,
     "vad": vad.run,
     "conversation": conversation.run,
+    "stt-search": conversation.run_searches,
     "soak": conversation.run_soak,
     "loops": conversation.run_loops,
     "profile": profile.run,
@@ -60,7 +61,7 @@ SUITES: dict[str, Suite] = {
     "turns": turns.run,
     "sdk": sdk.run,
 }
-ON_REQUEST = frozenset({"loops", "sdk"})
+ON_REQUEST = frozenset({"loops", "sdk", "stt-search"})
 """Suites that run only when named with --only (a what-if comparison, not a figure we promise)."""
 
 NOTES = """\
