@@ -4,7 +4,7 @@ bench/results/<name>.json and bench/results/README-table.md.
 On a 2-core machine the defaults take about 10-15 minutes for capacity, latency, embedded and
 memory together, about 8 for capacity-vad (our server with and without server VAD, side by
 side), about 10 for conversation (conversations per core), 5 for soak (10,000 turns) and a
-minute each for profile and sphinx; ``--quick`` is a smoke run (a few minutes for all) with
+minute for profile and two for sphinx; ``--quick`` is a smoke run (a few minutes for all) with
 fewer steps and shorter windows; it writes <name>.quick.json, and the table takes a full run's
 figures where there are any.
 """

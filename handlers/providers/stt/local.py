@@ -4,8 +4,10 @@ Audio is decoded while it arrives. ``transcribe`` reads the client's chunks and
 hands whatever has queued up to a worker thread, so when the iterator ends (the
 client committed) only the last few milliseconds and pocketsphinx's final pass
 are left to do. Decoding never runs on the event loop. (pocketsphinx's Python
-binding releases the GIL while it decodes audio but holds it during that final
-pass, ``end_utt``: about 20 ms per second of speech, during which the loop waits.)
+binding releases the GIL while it decodes audio but holds it during ``end_utt``,
+during which the loop waits: about 5 ms per second of speech with the default
+search, about 50 with pocketsphinx's own, whose second pass runs there; see
+``SEARCHES``.)
 
 A decoder holds its own copy of the acoustic and language model (about 90 MB),
 so decoders are pooled and shared by all sessions: at most
@@ -68,12 +70,14 @@ SEARCHES: dict[str, SearchSettings] = {
     # the word lattice (bestpath).
     "full": {},
     # Why: the commit waits for whatever decoding is left when the utterance ends. fwdflat is
-    # work done only then, ~40 ms of CPU per second of speech, where a best path through the
-    # tree search's lattice costs ~3; scoring each frame's 2 best Gaussians instead of 4
-    # (topn) and keeping at most 5,000 HMMs active per frame (maxhmmpf; the default is 30,000)
-    # cut the decoding itself to about half. Word errors stay where they were (python -m
-    # bench.sphinx, README). Keep bestpath: without it the tree search's own hypothesis has
-    # a third more errors on the manifest's recordings.
+    # work done only then: finishing an utterance costs ~45-52 ms of CPU per second of speech
+    # with it, ~5-6 without (the best path through the tree search's lattice is most of that);
+    # scoring each frame's 2 best Gaussians instead of 4 (topn) and keeping at most 5,000 HMMs
+    # active per frame (maxhmmpf; the default is 30,000) bring the whole decoding to ~0.45x
+    # (python -m bench.sphinx). Word errors: the same 7 in 42 words on tests/data/speech,
+    # 33 against 38 in 96 on pocketsphinx's own test recordings, 26 against 24 in 42 after a
+    # trip through 8 kHz (README). Keep bestpath: without it the tree search's own hypothesis
+    # has 13 errors in those 42 words instead of 7.
     "fast": {"fwdflat": False, "topn": 2, "maxhmmpf": 5000},
 }
 """pocketsphinx search settings by name (``METAHUMAN_LOCAL_STT_SEARCH``), as Config keys."""
