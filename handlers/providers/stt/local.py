@@ -70,10 +70,10 @@ SEARCHES: dict[str, SearchSettings] = {
     # the word lattice (bestpath).
     "full": {},
     # Why: the commit waits for whatever decoding is left when the utterance ends. fwdflat is
-    # work done only then: finishing an utterance costs ~45-52 ms of CPU per second of speech
-    # with it, ~5-6 without (the best path through the tree search's lattice is most of that);
+    # work done only then: finishing an utterance costs ~37-52 ms of CPU per second of speech
+    # with it, ~4-6 without (the best path through the tree search's lattice is most of that);
     # scoring each frame's 2 best Gaussians instead of 4 (topn) and keeping at most 5,000 HMMs
-    # active per frame (maxhmmpf; the default is 30,000) bring the whole decoding to ~0.45x
+    # active per frame (maxhmmpf; the default is 30,000) bring the whole decoding to ~0.45-0.55x
     # (python -m bench.sphinx). Word errors: the same 7 in 42 words on tests/data/speech,
     # 33 against 38 in 96 on pocketsphinx's own test recordings, 26 against 24 in 42 after a
     # trip through 8 kHz (README). Keep bestpath: without it the tree search's own hypothesis
