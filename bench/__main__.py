@@ -4,7 +4,7 @@ bench/results/<name>.json and bench/results/README-table.md.
 On a 2-core machine the defaults take about 10-15 minutes for capacity, latency, embedded and
 memory together, about 8 for capacity-vad (our server with and without server VAD, side by
 side), about 10 for conversation (conversations per core), 5 for soak (10,000 turns) and a
-minute each for profile and sphinx; ``--quick`` is a smoke run (a few minutes for all) with
+minute for profile and two for sphinx; ``--quick`` is a smoke run (a few minutes for all) with
 fewer steps and shorter windows; it writes <name>.quick.json, and the table takes a full run's
 figures where there are any.
 """
@@ -53,6 +53,7 @@ SUITES: dict[str, Suite] = {
     "memory": memory.run,
     "vad": vad.run,
     "conversation": conversation.run,
+    "stt-search": conversation.run_searches,
     "soak": conversation.run_soak,
     "loops": conversation.run_loops,
     "profile": profile.run,
@@ -60,7 +61,7 @@ SUITES: dict[str, Suite] = {
     "turns": turns.run,
     "sdk": sdk.run,
 }
-ON_REQUEST = frozenset({"loops", "sdk"})
+ON_REQUEST = frozenset({"loops", "sdk", "stt-search"})
 """Suites that run only when named with --only (a what-if comparison, not a figure we promise)."""
 
 NOTES = """\

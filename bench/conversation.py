@@ -59,6 +59,7 @@ MAX_TIMEOUTS_IN_A_ROW = 3
 UTTERANCE_S = (1.5, 2.1)
 """Spoken utterances last this long (the manifest's 1.5-2 s recordings)."""
 DECODERS_ENV = "METAHUMAN_LOCAL_STT_DECODERS"
+SEARCH_ENV = "METAHUMAN_LOCAL_STT_SEARCH"
 DECODER_MIB = 90
 DEFAULT_DECODERS = 2
 TARGETS = {
@@ -363,6 +364,7 @@ async def run_step(
     utterances: tuple[tuple[str, bytes], ...],
     *,
     decoders: int | None = None,
+    search: str | None = None,
     loop: str = "asyncio",
 ) -> JSON:
     spec = ConversationSpec(
@@ -374,6 +376,8 @@ async def run_step(
     )
     if stack == "embedded":
         env = {DECODERS_ENV: str(decoders)} if decoders else {}
+        if search is not None:
+            env[SEARCH_ENV] = search
         async with running_server("app", "local", cpus.server, extra_env=env) as server:
             result: JSON = await in_process(
                 cpus.client, conversation_load, replace(spec, url=server.url)
@@ -392,6 +396,7 @@ async def run_step(
             )
     result["stack"] = stack
     result["loop"] = loop
+    result["search"] = search
     result["pool"] = None if stack != "embedded" else f"decoders={decoders or DEFAULT_DECODERS}"
     result["target_p95_ms"] = _target(stack, sessions)
     result["server_cpu_ms_per_conversation_s"] = round(result["server"]["cpu"] / sessions * 1000, 1)
@@ -587,3 +592,22 @@ async def run_loops(quick: bool, log: Callable[[str], None]) -> JSON:
         ratios[str(sessions)] = round(cpu("uvloop") / cpu("asyncio"), 2)
     log(f"  server CPU, uvloop / asyncio: {ratios}")
     return {"steps": steps, "uvloop_over_asyncio_cpu": ratios}
+
+
+async def run_searches(quick: bool, log: Callable[[str], None]) -> JSON:
+    """The embedded stack with pocketsphinx's full search and with the server's default (``fast``)
+    at the issue's loads, taking turns, so that other work on the machine weighs on both alike."""
+    cpus = Cpus.detect()
+    plan = Plan.quick() if quick else Plan()
+    utterances = conversation_utterances()
+    loads = (8,) if quick else (8, 10)
+    searches = ("full", "fast") if quick else ("full", "fast", "full", "fast")
+    steps: list[JSON] = []
+    for sessions in loads:
+        for search in searches:
+            await wait_for_quiet(log, max_wait_s=10, quiet=True)
+            step = await run_step("embedded", sessions, plan, cpus, utterances, search=search)
+            step["load_average"] = os.getloadavg()
+            steps.append(step)
+            log(f"{describe(step)}  [{SEARCH_ENV}={search}; load {step['load_average']}]")
+    return {"pinning": cpus.describe(), "steps": steps}

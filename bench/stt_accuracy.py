@@ -1,15 +1,17 @@
 """``python -m bench.stt_accuracy``: the local recogniser's word error rate on tests/data/speech.
 
 Transcribes every clip of the manifest with the embedded pocketsphinx recogniser (the ``local``
-STT provider, as the server runs it: 20 ms chunks), at 16 kHz and again after a trip through
-8 kHz (what telephone-band input becomes), and prints each transcript and the word error rate
-against the manifest's text: (substitutions + deletions + insertions) / reference words.
+STT provider, as the server runs it: 20 ms chunks, the environment's settings), at 16 kHz and
+again after a trip through 8 kHz (what telephone-band input becomes), and prints each
+transcript and the word error rate against the manifest's text: (substitutions + deletions +
+insertions) / reference words.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
@@ -42,7 +44,8 @@ async def chunks(pcm: bytes, size: int) -> AsyncIterator[bytes]:
 
 async def measure() -> dict[str, float]:
     manifest = json.loads((SPEECH_DIR / "manifest.json").read_text())
-    stt = await asyncio.to_thread(LocalSpeechToText.from_env, {})
+    # The server's environment: METAHUMAN_LOCAL_STT_SEARCH=full measures pocketsphinx's own search.
+    stt = await asyncio.to_thread(LocalSpeechToText.from_env, os.environ)
     request = Settings.defaults().stt_request()
     rates: dict[str, tuple[int, int]] = {"16 kHz": (0, 0), "via 8 kHz": (0, 0)}
     try:

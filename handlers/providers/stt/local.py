@@ -4,8 +4,10 @@ Audio is decoded while it arrives. ``transcribe`` reads the client's chunks and
 hands whatever has queued up to a worker thread, so when the iterator ends (the
 client committed) only the last few milliseconds and pocketsphinx's final pass
 are left to do. Decoding never runs on the event loop. (pocketsphinx's Python
-binding releases the GIL while it decodes audio but holds it during that final
-pass, ``end_utt``: about 20 ms per second of speech, during which the loop waits.)
+binding releases the GIL while it decodes audio but holds it during ``end_utt``,
+during which the loop waits: about 5 ms per second of speech with the default
+search, about 50 with pocketsphinx's own, whose second pass runs there; see
+``SEARCHES``.)
 
 A decoder holds its own copy of the acoustic and language model (about 90 MB),
 so decoders are pooled and shared by all sessions: at most
@@ -60,6 +62,26 @@ MODEL_NAME = STT["local"].default_model
 LANGUAGE = "en-US"
 RECOGNITION_SAMPLE_RATE = 16000
 DECODERS_ENV = "METAHUMAN_LOCAL_STT_DECODERS"
+SEARCH_ENV = "METAHUMAN_LOCAL_STT_SEARCH"
+SearchSettings = Mapping[str, bool | int | float]
+SEARCHES: dict[str, SearchSettings] = {
+    # pocketsphinx's own defaults: a tree search while the audio arrives, then, once the
+    # utterance ends, a second, flat search over all of it (fwdflat) and a best path through
+    # the word lattice (bestpath).
+    "full": {},
+    # Why: the commit waits for whatever decoding is left when the utterance ends. fwdflat is
+    # work done only then: finishing an utterance costs ~37-52 ms of CPU per second of speech
+    # with it, ~4-6 without (the best path through the tree search's lattice is most of that);
+    # scoring each frame's 2 best Gaussians instead of 4 (topn) and keeping at most 5,000 HMMs
+    # active per frame (maxhmmpf; the default is 30,000) bring the whole decoding to ~0.45-0.55x
+    # (python -m bench.sphinx). Word errors: the same 7 in 42 words on tests/data/speech,
+    # 33 against 38 in 96 on pocketsphinx's own test recordings, 26 against 24 in 42 after a
+    # trip through 8 kHz (README). Keep bestpath: without it the tree search's own hypothesis
+    # has 13 errors in those 42 words instead of 7.
+    "fast": {"fwdflat": False, "topn": 2, "maxhmmpf": 5000},
+}
+"""pocketsphinx search settings by name (``METAHUMAN_LOCAL_STT_SEARCH``), as Config keys."""
+DEFAULT_SEARCH = "fast"
 DECODER_BYTES = 90 * 1024 * 1024
 """What one decoder holds (its copy of the acoustic and language model)."""
 MEMORY_SHARE = 8
@@ -86,9 +108,18 @@ SLICE_SECONDS = 1.0
 T = TypeVar("T")
 
 
-def _new_decoder() -> Decoder:
+def _new_decoder(search: SearchSettings = SEARCHES[DEFAULT_SEARCH]) -> Decoder:
     # FATAL keeps pocketsphinx's per-utterance INFO log off stderr.
-    return Decoder(loglevel="FATAL")
+    return Decoder(loglevel="FATAL", **search)
+
+
+def _search(env: Mapping[str, str]) -> SearchSettings:
+    name = env.get(SEARCH_ENV, DEFAULT_SEARCH)
+    if name not in SEARCHES:
+        raise ProviderUnavailable(
+            f"{SEARCH_ENV} must be one of {', '.join(SEARCHES)}, got {name!r}"
+        )
+    return SEARCHES[name]
 
 
 def _decoder_count(env: Mapping[str, str]) -> int:
@@ -114,9 +145,17 @@ class _DecoderPool:
     construction runs in the executor.
     """
 
-    def __init__(self, size: int, executor: ThreadPoolExecutor, first: Decoder) -> None:
+    def __init__(
+        self,
+        size: int,
+        executor: ThreadPoolExecutor,
+        first: Decoder,
+        search: SearchSettings = SEARCHES[DEFAULT_SEARCH],
+    ) -> None:
         self.size = size
         self._executor = executor
+        self._search = search
+        """The settings every decoder is built with (``first`` included)."""
         self._idle: list[Decoder] = [first]
         self._created = 1
         self.built = 1
@@ -211,7 +250,7 @@ class _DecoderPool:
 
     async def _build(self, loop: asyncio.AbstractEventLoop) -> None:
         try:
-            decoder = await loop.run_in_executor(self._executor, _new_decoder)
+            decoder = await loop.run_in_executor(self._executor, _new_decoder, self._search)
         except asyncio.CancelledError:
             self._created -= 1
             raise
@@ -317,22 +356,28 @@ class _Transcription:
 class LocalSpeechToText(NothingToClose):
     """Embedded pocketsphinx recogniser (US English), the server's offline default."""
 
-    def __init__(self, max_decoders: int, first_decoder: Decoder) -> None:
+    def __init__(
+        self,
+        max_decoders: int,
+        first_decoder: Decoder,
+        search: SearchSettings = SEARCHES[DEFAULT_SEARCH],
+    ) -> None:
         self._executor = ThreadPoolExecutor(max_decoders, thread_name_prefix="pocketsphinx")
-        self._pool = _DecoderPool(max_decoders, self._executor, first_decoder)
+        self._pool = _DecoderPool(max_decoders, self._executor, first_decoder, search)
         # Decoding that outlives an abandoned transcribe call (kept referenced until done).
         self._orphans: set[asyncio.Task[str]] = set()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self:
         max_decoders = _decoder_count(env)
+        search = _search(env)
         try:
-            first_decoder = _new_decoder()
+            first_decoder = _new_decoder(search)
         except (RuntimeError, ValueError, OSError) as exc:
             raise ProviderUnavailable(
                 f"pocketsphinx could not load its en-US model: {exc}"
             ) from exc
-        return cls(max_decoders, first_decoder)
+        return cls(max_decoders, first_decoder, search)
 
     @property
     def max_decoders(self) -> int:
