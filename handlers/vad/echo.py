@@ -95,6 +95,19 @@ BATCH_FRAMES = 16
 """The most frames gated at once (the histories must reach back past a batch)."""
 GAIN_QUANTILE = 0.8
 GAIN_STEP_DB = 1.5
+QUIET_DB = 9.0
+"""A microphone band no more than this above its noise floor heard nothing else (a noise-only
+band's 32 ms power stays within about this of the running minimum)."""
+BOUND_DOWN_DB = 12.0
+"""How far a lag's gain bound falls on a frame that proves it: the reference loud at that lag,
+the microphone quiet. Three such frames take a -36 dB bound."""
+BOUND_UP_DB = 6.0
+"""How far it rises on a frame taken for echo that holds more than the lag's bound predicts (an
+echo after all: it must soon be as careful as before)."""
+BOUND_CREEP_DB = 0.5
+"""How far it rises on a frame that passed with more than the bound predicts: a person talking
+over the avatar, or an echo that was not there when the bound was learnt (a headset taken off,
+an echo canceller losing track); about 15 dB a second of contradiction."""
 
 
 class _Bands:
@@ -204,6 +217,11 @@ class EchoGuard:
         """The last input frame whose reference had sound (its echo may come a delay later)."""
         self._next_cleanup = 0
         self._gain_db = np.full(bands, self.echo_gain_db, dtype=np.float32)
+        self._bound_db = np.full(
+            (self.max_delay_frames + 2, bands), self.echo_gain_db, dtype=np.float32
+        )
+        """Until a delay is known: the most the echo's gain can be at each lag of the window (row
+        ``i``: lag ``max_delay_frames + 1 - i``, as ``_History.last`` orders it), per band."""
         self._noise_db = np.zeros(bands, dtype=np.float32)  # the first frame sets it
         self._tail_db = np.full(bands, SILENT_DB, dtype=np.float32)
         self._active_frames = 0
@@ -355,10 +373,13 @@ class EchoGuard:
         delay = self.delay_frames
         if delay is None:
             window = self._ref.last(self.max_delay_frames + 2, newer)
+            reference = np.maximum.reduce(window, axis=0)
+            lag_echo = window + self._bound_db
+            echo = np.maximum.reduce(lag_echo, axis=0)
         else:
             window = self._ref.last(2, newer + delay)
-        reference = np.maximum.reduce(window, axis=0)
-        echo = reference + self._gain_db
+            reference = np.maximum.reduce(window, axis=0)
+            echo = reference + self._gain_db
         np.maximum(echo, self._tail_db - TAIL_DECAY_DB, out=echo)
         self._tail_db = echo
         floor = np.maximum(echo + self.margin_db, self._noise_db + NOISE_MARGIN_DB)
@@ -366,6 +387,8 @@ class EchoGuard:
         floor += STRONG_DB
         held = int(np.count_nonzero(above_floor)) + int(np.count_nonzero(mic > floor))
         speech = held >= self._speech_bands
+        if delay is None:
+            self._bound(mic, window, lag_echo, speech)
         # The noise floor: follows drops at once, rises by NOISE_RISE_DB a frame; from the first
         # frame heard with a reference (cautious: that frame may be loud, the echo, or a person).
         np.minimum(self._noise_db + NOISE_RISE_DB, mic, out=self._noise_db)
@@ -382,6 +405,27 @@ class EchoGuard:
                 self._gain_db += step
         self._since_estimate += 1
         return speech
+
+    def _bound(
+        self, mic: FloatArray, window: FloatArray, lag_echo: FloatArray, speech: bool
+    ) -> None:
+        """Learn each lag's bound on the echo's gain from a microphone frame (``window``: the
+        reference at each lag; ``lag_echo``: the echo each lag predicts; before the noise floor
+        takes this frame in).
+
+        Where the reference at a lag would be heard above the noise gate (``lag_echo``) but the
+        microphone's band stayed at its floor, no echo came at that lag: its bound falls. A
+        microphone that never hears the avatar (a headset, a browser's echo canceller) teaches
+        this within a few loud frames, where the gain itself is never learnt (no delay is found).
+        An echo keeps the microphone above its floor wherever the reference is loud at its lag,
+        so that lag's bound stays where it was; a frame above what a lag predicts raises it."""
+        gate = self._noise_db + NOISE_MARGIN_DB
+        audible = lag_echo > gate
+        quiet = mic <= self._noise_db + QUIET_DB
+        self._bound_db[audible & quiet] -= BOUND_DOWN_DB
+        louder = audible & (mic > lag_echo)
+        self._bound_db[louder] += BOUND_CREEP_DB if speech else BOUND_UP_DB
+        np.minimum(self._bound_db, self.echo_gain_db, out=self._bound_db)
 
     def _estimate_delay(self) -> None:
         """The lag at which the reference's band envelopes best match the microphone's, over the
