@@ -222,6 +222,7 @@ class EchoGuard:
         )
         """Until a delay is known: the most the echo's gain can be at each lag of the window (row
         ``i``: lag ``max_delay_frames + 1 - i``, as ``_History.last`` orders it), per band."""
+        self._bound_learnt = False
         self._noise_db = np.zeros(bands, dtype=np.float32)  # the first frame sets it
         self._tail_db = np.full(bands, SILENT_DB, dtype=np.float32)
         self._active_frames = 0
@@ -348,6 +349,9 @@ class EchoGuard:
             # the reference's rows before them are silent (as it was during them), so a lag
             # across the gap still pairs the microphone with what was playing then.
             self._tail_db[:] = SILENT_DB
+            if self._bound_learnt:  # each reply learns it anew: a headset may have come off
+                self._bound_db.fill(self.echo_gain_db)
+                self._bound_learnt = False
             return list(probabilities)
         if reference is None:
             reference = np.full((count, self._bands.count), SILENT_DB, dtype=np.float32)
@@ -421,8 +425,10 @@ class EchoGuard:
         so that lag's bound stays where it was; a frame above what a lag predicts raises it."""
         gate = self._noise_db + NOISE_MARGIN_DB
         audible = lag_echo > gate
-        quiet = mic <= self._noise_db + QUIET_DB
-        self._bound_db[audible & quiet] -= BOUND_DOWN_DB
+        proven = audible & (mic <= self._noise_db + QUIET_DB)
+        if np.any(proven):
+            self._bound_db[proven] -= BOUND_DOWN_DB
+            self._bound_learnt = True
         louder = audible & (mic > lag_echo)
         self._bound_db[louder] += BOUND_CREEP_DB if speech else BOUND_UP_DB
         np.minimum(self._bound_db, self.echo_gain_db, out=self._bound_db)
