@@ -24,8 +24,16 @@ nearly as loud overall; the level-only rule this replaces missed such a person):
   microphone's band less the delayed reference's), then followed by a running quantile (a step
   up when above it, a smaller one down) on frames that it explains in every band only (not on
   a person's: a frame with fewer bands above the echo than speech needs is often the quieter
-  edge of a person talking over it). Until a delay is known,
-  every lag of the window at once (the band-wise maximum) at ``echo_gain_db`` (0 dB: cautious).
+  edge of a person talking over it). Until a delay is known, every lag of the window at once
+  (the band-wise maximum), each lag at its own bound on the gain: ``echo_gain_db`` (0 dB:
+  cautious) at first, down ``BOUND_DOWN_DB`` on each frame where the reference at that lag would
+  be heard above the noise gate yet the microphone's band stayed within ``QUIET_DB`` of its floor
+  (no echo came at that lag), up on frames above what the lag predicts. A microphone that never
+  hears the avatar (a headset, a browser's echo canceller, headless Chromium's fake microphone)
+  finds no delay and learns no gain; this bound lets a person be heard over it once the reply
+  has been loud for about 0.5 s. An echo keeps the microphone above its floor wherever the
+  reference is loud at its lag, so its lag stays cautious. Forgotten when the avatar falls
+  silent: each reply learns it anew (a headset may have come off in between).
 - Echo: the reference's two frames at the delay plus the gain, held over the room's
   reverberation by a decay of ``TAIL_DECAY_DB`` a frame.
 - Decision: a frame is the person's if at least ``SPEECH_BANDS`` of its bands exceed both the
@@ -34,7 +42,8 @@ nearly as loud overall; the level-only rule this replaces missed such a person):
   counting twice; otherwise its probability becomes 0.
 
 With no reference audio with sound in the delay window (the avatar silent) a frame costs about a
-microsecond; while the avatar plays, about 50 us (bench/vad.py's echo section). Pure and
+microsecond; while the avatar plays, about 50 us, about 70 us while the bound is learnt (no
+delay known; bench/vad.py's echo section). Pure and
 single-threaded except ``play`` and ``stop``: the event loop tells it the audio it sends to the
 Receivers (and when a reply is cut short), placed on the input stream's timeline (input audio
 time, ``VadStream.pushed_ms``); the worker thread turns it into band powers when it gates the
@@ -106,8 +115,9 @@ BOUND_UP_DB = 6.0
 echo after all: it must soon be as careful as before)."""
 BOUND_CREEP_DB = 0.5
 """How far it rises on a frame that passed with more than the bound predicts: a person talking
-over the avatar, or an echo that was not there when the bound was learnt (a headset taken off,
-an echo canceller losing track); about 15 dB a second of contradiction."""
+over the avatar (who must stay heard), or an echo that was not there when the bound was learnt
+(a headset taken off mid-reply, an echo canceller losing track). Too slow to keep such an echo
+from starting a turn: the bound trusts what the reply's start showed until the reply ends."""
 
 
 class _Bands:
@@ -423,15 +433,16 @@ class EchoGuard:
         this within a few loud frames, where the gain itself is never learnt (no delay is found).
         An echo keeps the microphone above its floor wherever the reference is loud at its lag,
         so that lag's bound stays where it was; a frame above what a lag predicts raises it."""
-        gate = self._noise_db + NOISE_MARGIN_DB
-        audible = lag_echo > gate
+        bound = self._bound_db
+        audible = lag_echo > self._noise_db + NOISE_MARGIN_DB
         proven = audible & (mic <= self._noise_db + QUIET_DB)
-        if np.any(proven):
-            self._bound_db[proven] -= BOUND_DOWN_DB
+        if proven.any():
+            np.subtract(bound, BOUND_DOWN_DB, out=bound, where=proven)
             self._bound_learnt = True
         louder = audible & (mic > lag_echo)
-        self._bound_db[louder] += BOUND_CREEP_DB if speech else BOUND_UP_DB
-        np.minimum(self._bound_db, self.echo_gain_db, out=self._bound_db)
+        if louder.any():
+            np.add(bound, BOUND_CREEP_DB if speech else BOUND_UP_DB, out=bound, where=louder)
+            np.minimum(bound, self.echo_gain_db, out=bound)
 
     def _estimate_delay(self) -> None:
         """The lag at which the reference's band envelopes best match the microphone's, over the
