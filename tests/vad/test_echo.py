@@ -12,6 +12,7 @@ from handlers.vad.echo import SILENT_DB, _Bands
 from tests.vad.signals import (
     RATE,
     Speech,
+    blip,
     chunks,
     noise,
     pcm16,
@@ -193,6 +194,19 @@ def test_an_echo_on_the_next_reply_after_one_unheard_starts_no_turn(
     assert guard.gated_frames > 0
 
 
+@pytest.mark.parametrize("room", [False, True], ids=["direct", "room"])
+@pytest.mark.parametrize("echo_db", [-20.0, -6.0])
+def test_an_echo_that_comes_mid_reply_after_a_quiet_start_starts_no_turn(
+    engine: VadEngine, echo_db: float, room: bool
+) -> None:
+    # The reply's first 2.5 s never reached the microphone (the bound learnt there is low), then
+    # its echo does (a headset taken off): the frames that are the reply at one gain raise it.
+    mic = microphone(echo_db, 150, person_at_s=None, room=room)
+    appears = round((PLAY_AT_MS / 1000 + 2.5) * RATE)
+    mic[:appears] = noise(mic.size / RATE, -60.0, seed=7)[:appears]
+    assert starts(engine, mic, EchoGuard()) == []
+
+
 def test_quiet_frames_under_a_loud_reference_bound_the_echo() -> None:
     reply = noise(2.0, -20.0, seed=2)
     floor = noise(64 * 0.032, -70.0, seed=3).reshape(64, 512)
@@ -203,9 +217,9 @@ def test_quiet_frames_under_a_loud_reference_bound_the_echo() -> None:
     # (the last lag, 13 frames back, has had the reply for 19 of those frames).
     assert taught.gate(0, floor[:32], [0.9] * 32) == [0.0] * 32  # nothing above the floor
     assert taught.delay_frames is None
-    # Then a person 20 dB below the reply's level: above any echo the quiet frames allow; the
-    # cautious start (the echo as loud as the reply) explains them.
-    person = floor[32:40] + noise(8 * 0.032, -40.0, seed=4).reshape(8, 512)
+    # Then a voice (harmonics of 150 Hz) 10 dB below the reply's level: above any echo the
+    # quiet frames allow; the cautious start (the echo as loud as the reply) explains it.
+    person = floor[32:40] + blip(8 * 0.032, -30.0).reshape(8, 512)
     assert taught.gate(32, person, [0.9] * 8) == [0.9] * 8
     assert fresh.gate(32, person, [0.9] * 8) == [0.0] * 8
 
