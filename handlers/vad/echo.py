@@ -28,11 +28,12 @@ nearly as loud overall; the level-only rule this replaces missed such a person):
   (the band-wise maximum), each lag at its own bound on the gain: ``echo_gain_db`` (0 dB:
   cautious) at first, down ``BOUND_DOWN_DB`` on each frame where the reference at that lag would
   be heard above the noise gate yet the microphone's band stayed within ``QUIET_DB`` of its floor
-  (no echo came at that lag), up on frames above what the lag predicts. A microphone that never
-  hears the avatar (a headset, a browser's echo canceller, headless Chromium's fake microphone)
-  finds no delay and learns no gain; this bound lets a person be heard over it once the reply
-  has been loud for about 0.5 s. An echo keeps the microphone above its floor wherever the
-  reference is loud at its lag, so its lag stays cautious. Forgotten when the avatar falls
+  (no echo came at that lag), up on frames above what the lag predicts (at once to the frame's
+  gain where it is that lag's reference at one gain: an echo appearing mid-reply). A microphone
+  that never hears the avatar (a headset, a browser's echo canceller, headless Chromium's fake
+  microphone) finds no delay and learns no gain; this bound lets a person be heard over it once
+  the reply has been loud for about 0.5 s. An echo keeps the microphone above its floor wherever
+  the reference is loud at its lag, so its lag stays cautious. Forgotten when the avatar falls
   silent: each reply learns it anew (a headset may have come off in between).
 - Echo: the reference's two frames at the delay plus the gain, held over the room's
   reverberation by a decay of ``TAIL_DECAY_DB`` a frame.
@@ -42,7 +43,7 @@ nearly as loud overall; the level-only rule this replaces missed such a person):
   counting twice; otherwise its probability becomes 0.
 
 With no reference audio with sound in the delay window (the avatar silent) a frame costs about a
-microsecond; while the avatar plays, about 50 us, about 70 us while the bound is learnt (no
+microsecond; while the avatar plays, about 50 us, about 75 us while the bound is learnt (no
 delay known; bench/vad.py's echo section). Pure and
 single-threaded except ``play`` and ``stop``: the event loop tells it the audio it sends to the
 Receivers (and when a reply is cut short), placed on the input stream's timeline (input audio
