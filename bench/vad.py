@@ -12,7 +12,8 @@
 - echo (``--only echo`` runs just this): turns started by the avatar's own reply heard by the
   microphone (at several levels and delays, directly and through a room), without and with the
   echo guard (target 0 with it); how often and how soon a person talking over the reply is heard
-  with the guard on (onset -> ``SpeechStarted``); the guard's own CPU per frame.
+  with the guard on (onset -> ``SpeechStarted``); with no echo at all (a headset), a person whose
+  words start 0.2-3 s after the avatar's; the guard's own CPU per frame.
 """
 
 from __future__ import annotations
@@ -46,7 +47,17 @@ from handlers.vad import (
     TurnSettings,
     VadEngine,
 )
-from tests.vad.signals import RATE, chunks, noise, pcm16, silence, speech_fixtures, with_echo
+from tests.vad.signals import (
+    RATE,
+    Speech,
+    chunks,
+    noise,
+    pcm16,
+    silence,
+    speech_fixtures,
+    with_echo,
+    without_echo,
+)
 
 CHUNK_MS = 20
 SETTINGS = TurnSettings()
@@ -326,13 +337,58 @@ def echo(log: Callable[[str], None]) -> JSON:
                 f" {heard} of {trials}, onset -> SpeechStarted p50 {summary['p50']} / max"
                 f" {summary['max']} ms"
             )
+    quiet_rows = no_echo(engine, reply, log)
     cost = guard_cost(reply.samples)
     log(
         f"  guard CPU: {cost['active_us_per_frame']} us per 32 ms frame while the avatar plays"
         f" ({cost['active_pct_of_core']} % of a core), {cost['idle_us_per_frame']} us when it"
-        f" is silent"
+        f" is silent; with no echo (a headset): {cost['no_echo_us_per_frame']} us"
     )
-    return {"rows": rows, "guard_cost": cost}
+    return {"rows": rows, "no_echo": quiet_rows, "guard_cost": cost}
+
+
+NO_ECHO_ONSETS_S = (0.2, 0.5, 1.0, 3.0)
+NO_ECHO_NOISE_DB = (None, -60.0, -45.0)
+"""The microphone's floor with no echo: digital silence (headless Chromium's fake microphone, an
+echo canceller's output), a quiet room, a noisy one."""
+
+
+def no_echo(engine: VadEngine, reply: Speech, log: Callable[[str], None]) -> list[JSON]:
+    """A microphone that never hears the avatar (a headset, a browser's echo canceller): a person
+    whose words start ``NO_ECHO_ONSETS_S`` after the avatar's, each of the other fixtures over
+    each floor of ``NO_ECHO_NOISE_DB``; heard: one turn, confirmed while they still talk."""
+    persons = [speech for speech in speech_fixtures() if speech.name != reply.name]
+    played_at_ms = 1000
+    seconds = played_at_ms / 1000 + reply.samples.size / RATE + 1.0
+    rows = []
+    for onset_s in NO_ECHO_ONSETS_S:
+        words_at_s = (played_at_ms + reply.start_ms) / 1000 + onset_s
+        heard = trials = 0
+        onset_to_started: list[float] = []
+        for noise_db in NO_ECHO_NOISE_DB:
+            for person in persons:
+                mic = without_echo(seconds, person, words_at_s, noise_db)
+                turns = started(engine, mic, EchoGuard(), reply.samples, played_at_ms)
+                trials += 1
+                late_ms = turns[0].detected_ms - words_at_s * 1000 if len(turns) == 1 else None
+                if late_ms is not None and late_ms <= person.end_ms - person.start_ms:
+                    heard += 1
+                    onset_to_started.append(late_ms / 1000)
+        summary = summary_ms(onset_to_started)
+        rows.append(
+            {
+                "onset_s": onset_s,
+                "person_trials": trials,
+                "person_heard": heard,
+                "onset_to_started_ms": summary,
+            }
+        )
+        log(
+            f"  no echo (headset), a person's words {onset_s} s after the avatar's: heard in"
+            f" {heard} of {trials}, onset -> SpeechStarted p50 {summary['p50']} / max"
+            f" {summary['max']} ms"
+        )
+    return rows
 
 
 PERSON_WORDS_MS = 1370
@@ -345,8 +401,9 @@ def guard_cost(reply: np.ndarray, repeats: int = 5) -> JSON:
     mic = with_echo(reply, -12.0, 150, 0, room=True)
     frames = mic[: mic.size // 512 * 512].reshape(-1, 512)
     playing = reply.size // 512 + 16
+    quiet = noise(frames.size / RATE, -60.0, seed=8).reshape(-1, 512)
     probabilities = [0.9]
-    best_active = best_idle = math.inf
+    best_active = best_idle = best_quiet = math.inf
     for _ in range(repeats):
         guard = EchoGuard()
         guard.play(pcm16(reply), RATE, 0)
@@ -360,10 +417,18 @@ def guard_cost(reply: np.ndarray, repeats: int = 5) -> JSON:
         idle = time.thread_time() - started
         best_active = min(best_active, active / playing)
         best_idle = min(best_idle, idle / (frames.shape[0] - playing))
+        # No echo: the bound on the echo's gain is learnt every frame (no delay is ever found).
+        guard = EchoGuard()
+        guard.play(pcm16(reply), RATE, 0)
+        started = time.thread_time()
+        for index in range(playing):
+            guard.gate(index, quiet[index : index + 1], probabilities)
+        best_quiet = min(best_quiet, (time.thread_time() - started) / playing)
     return {
         "active_us_per_frame": round(best_active * 1e6, 1),
         "active_pct_of_core": round(best_active / 0.032 * 100, 3),
         "idle_us_per_frame": round(best_idle * 1e6, 1),
+        "no_echo_us_per_frame": round(best_quiet * 1e6, 1),
     }
 
 

@@ -24,8 +24,17 @@ nearly as loud overall; the level-only rule this replaces missed such a person):
   microphone's band less the delayed reference's), then followed by a running quantile (a step
   up when above it, a smaller one down) on frames that it explains in every band only (not on
   a person's: a frame with fewer bands above the echo than speech needs is often the quieter
-  edge of a person talking over it). Until a delay is known,
-  every lag of the window at once (the band-wise maximum) at ``echo_gain_db`` (0 dB: cautious).
+  edge of a person talking over it). Until a delay is known, every lag of the window at once
+  (the band-wise maximum), each lag at its own bound on the gain: ``echo_gain_db`` (0 dB:
+  cautious) at first, down ``BOUND_DOWN_DB`` on each frame where the reference at that lag would
+  be heard above the noise gate yet the microphone's band stayed within ``QUIET_DB`` of its floor
+  (no echo came at that lag), up on frames above what the lag predicts (at once to the frame's
+  gain where it is that lag's reference at one gain: an echo appearing mid-reply). A microphone
+  that never hears the avatar (a headset, a browser's echo canceller, headless Chromium's fake
+  microphone) finds no delay and learns no gain; this bound lets a person be heard over it once
+  the reply has been loud for about 0.5 s. An echo keeps the microphone above its floor wherever
+  the reference is loud at its lag, so its lag stays cautious. Forgotten when the avatar falls
+  silent: each reply learns it anew (a headset may have come off in between).
 - Echo: the reference's two frames at the delay plus the gain, held over the room's
   reverberation by a decay of ``TAIL_DECAY_DB`` a frame.
 - Decision: a frame is the person's if at least ``SPEECH_BANDS`` of its bands exceed both the
@@ -34,7 +43,8 @@ nearly as loud overall; the level-only rule this replaces missed such a person):
   counting twice; otherwise its probability becomes 0.
 
 With no reference audio with sound in the delay window (the avatar silent) a frame costs about a
-microsecond; while the avatar plays, about 50 us (bench/vad.py's echo section). Pure and
+microsecond; while the avatar plays, about 50 us, about 75 us while the bound is learnt (no
+delay known; bench/vad.py's echo section). Pure and
 single-threaded except ``play`` and ``stop``: the event loop tells it the audio it sends to the
 Receivers (and when a reply is cut short), placed on the input stream's timeline (input audio
 time, ``VadStream.pushed_ms``); the worker thread turns it into band powers when it gates the
@@ -95,6 +105,27 @@ BATCH_FRAMES = 16
 """The most frames gated at once (the histories must reach back past a batch)."""
 GAIN_QUANTILE = 0.8
 GAIN_STEP_DB = 1.5
+QUIET_DB = 9.0
+"""A microphone band no more than this above its noise floor heard nothing else (a noise-only
+band's 32 ms power stays within about this of the running minimum)."""
+BOUND_DOWN_DB = 12.0
+"""How far a lag's gain bound falls on a frame that proves it: the reference loud at that lag,
+the microphone quiet. Three such frames take a -36 dB bound."""
+BOUND_UP_DB = 6.0
+"""How far it rises on a frame taken for echo that holds more than the lag's bound predicts (an
+echo after all: it must soon be as careful as before)."""
+BOUND_CREEP_DB = 0.5
+"""How far it rises on a frame that passed with more than the bound predicts: a person talking
+over the avatar (who must stay heard), or an echo that was not there when the bound was learnt
+(a headset taken off mid-reply, an echo canceller losing track; too slow alone to keep such an
+echo from starting a turn: see ``ECHO_LIKE_SPREAD_DB``)."""
+ECHO_LIKE_BANDS = 6
+ECHO_LIKE_SPREAD_DB = 2.5
+"""A passed frame whose bands (at least ``ECHO_LIKE_BANDS`` heard) are a lag's reference at one
+gain within this (standard deviation) is taken for an echo at that lag: an echo appearing
+mid-reply after a quiet start started a turn in 38 of 48 trials without this, 16 with it (17
+at the cautious start; all 16 when it begins mid-word, 1 s in); a person with no echo is
+heard as often (bench/vad.py)."""
 
 
 class _Bands:
@@ -204,6 +235,12 @@ class EchoGuard:
         """The last input frame whose reference had sound (its echo may come a delay later)."""
         self._next_cleanup = 0
         self._gain_db = np.full(bands, self.echo_gain_db, dtype=np.float32)
+        self._bound_db = np.full(
+            (self.max_delay_frames + 2, bands), self.echo_gain_db, dtype=np.float32
+        )
+        """Until a delay is known: the most the echo's gain can be at each lag of the window (row
+        ``i``: lag ``max_delay_frames + 1 - i``, as ``_History.last`` orders it), per band."""
+        self._bound_learnt = False
         self._noise_db = np.zeros(bands, dtype=np.float32)  # the first frame sets it
         self._tail_db = np.full(bands, SILENT_DB, dtype=np.float32)
         self._active_frames = 0
@@ -330,6 +367,9 @@ class EchoGuard:
             # the reference's rows before them are silent (as it was during them), so a lag
             # across the gap still pairs the microphone with what was playing then.
             self._tail_db[:] = SILENT_DB
+            if self._bound_learnt:  # each reply learns it anew: a headset may have come off
+                self._bound_db.fill(self.echo_gain_db)
+                self._bound_learnt = False
             return list(probabilities)
         if reference is None:
             reference = np.full((count, self._bands.count), SILENT_DB, dtype=np.float32)
@@ -355,10 +395,13 @@ class EchoGuard:
         delay = self.delay_frames
         if delay is None:
             window = self._ref.last(self.max_delay_frames + 2, newer)
+            reference = np.maximum.reduce(window, axis=0)
+            lag_echo = window + self._bound_db
+            echo = np.maximum.reduce(lag_echo, axis=0)
         else:
             window = self._ref.last(2, newer + delay)
-        reference = np.maximum.reduce(window, axis=0)
-        echo = reference + self._gain_db
+            reference = np.maximum.reduce(window, axis=0)
+            echo = reference + self._gain_db
         np.maximum(echo, self._tail_db - TAIL_DECAY_DB, out=echo)
         self._tail_db = echo
         floor = np.maximum(echo + self.margin_db, self._noise_db + NOISE_MARGIN_DB)
@@ -366,6 +409,8 @@ class EchoGuard:
         floor += STRONG_DB
         held = int(np.count_nonzero(above_floor)) + int(np.count_nonzero(mic > floor))
         speech = held >= self._speech_bands
+        if delay is None:
+            self._bound(mic, window, lag_echo, speech)
         # The noise floor: follows drops at once, rises by NOISE_RISE_DB a frame; from the first
         # frame heard with a reference (cautious: that frame may be loud, the echo, or a person).
         np.minimum(self._noise_db + NOISE_RISE_DB, mic, out=self._noise_db)
@@ -382,6 +427,54 @@ class EchoGuard:
                 self._gain_db += step
         self._since_estimate += 1
         return speech
+
+    def _bound(
+        self, mic: FloatArray, window: FloatArray, lag_echo: FloatArray, speech: bool
+    ) -> None:
+        """Learn each lag's bound on the echo's gain from a microphone frame (``window``: the
+        reference at each lag; ``lag_echo``: the echo each lag predicts; before the noise floor
+        takes this frame in).
+
+        Where the reference at a lag would be heard above the noise gate but the microphone's
+        band stayed at its floor, no echo came at that lag: its bound falls. A microphone that
+        never hears the avatar (a headset, a browser's echo canceller) teaches this within a few
+        loud frames, where the gain itself is never learnt (no delay is found). An echo keeps the
+        microphone above its floor wherever the reference is loud at its lag, so that lag's bound
+        stays where it was; a frame above what a lag predicts raises it."""
+        bound = self._bound_db
+        gate = self._noise_db + NOISE_MARGIN_DB
+        proven = (lag_echo > gate) & (mic <= self._noise_db + QUIET_DB)
+        if proven.any():
+            np.subtract(bound, BOUND_DOWN_DB, out=bound, where=proven)
+            self._bound_learnt = True
+        # Bands a lag could have brought an echo to (at the cautious gain) that hold more than
+        # it predicts now: it may be the echo after all.
+        possible = window + self.echo_gain_db > gate
+        louder = possible & (mic > np.maximum(lag_echo, gate))
+        if not louder.any():
+            return
+        if speech:
+            np.add(bound, BOUND_CREEP_DB, out=bound, where=louder)
+            self._raise_where_like_the_reference(mic, window, possible & (mic > gate))
+        else:
+            np.add(bound, BOUND_UP_DB, out=bound, where=louder)
+        np.minimum(bound, self.echo_gain_db, out=bound)
+
+    def _raise_where_like_the_reference(
+        self, mic: FloatArray, window: FloatArray, heard: npt.NDArray[np.bool_]
+    ) -> None:
+        """A frame that passed but, in the bands heard at some lag, is that lag's reference at
+        one gain (within ``ECHO_LIKE_SPREAD_DB``): an echo that came after the bound was learnt
+        (a headset taken off mid-reply). That lag's bound rises to that gain at once; a person's
+        voice differs in spectrum from the avatar's at every lag (bench/vad.py's no-echo trials)."""
+        count = np.count_nonzero(heard, axis=1)
+        gain = np.where(heard, mic - window, 0.0)
+        mean = np.sum(gain, axis=1) / np.maximum(count, 1)
+        spread = np.sum(np.where(heard, np.square(gain - mean[:, None]), 0.0), axis=1)
+        like = (count >= ECHO_LIKE_BANDS) & (spread <= ECHO_LIKE_SPREAD_DB**2 * count)
+        if like.any():
+            raised = np.maximum(self._bound_db[like], (mean[like] + ECHO_LIKE_SPREAD_DB)[:, None])
+            self._bound_db[like] = raised
 
     def _estimate_delay(self) -> None:
         """The lag at which the reference's band envelopes best match the microphone's, over the

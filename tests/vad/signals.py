@@ -146,3 +146,17 @@ def with_echo(
         at = round(person_at_s * RATE)
         mic[at : at + person.size] += person
     return mic
+
+
+def without_echo(
+    seconds: float, person: Speech, words_at_s: float, noise_db: float | None = -60.0
+) -> Samples:
+    """What a microphone that never hears the avatar picks up (a headset, a browser's echo
+    canceller): ``person`` talking at their own level, their words starting at ``words_at_s``,
+    over white noise at ``noise_db`` (None: digital silence, as from headless Chromium's fake
+    microphone between the WAV's words)."""
+    at = round((words_at_s - person.start_ms / 1000) * RATE)
+    size = max(round(seconds * RATE), at + person.samples.size)
+    mic = silence(size / RATE) if noise_db is None else noise(size / RATE, noise_db, seed=7)
+    mic[at : at + person.samples.size] += person.samples
+    return mic

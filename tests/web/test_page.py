@@ -16,7 +16,6 @@ Needs Chromium and Node.js with this folder's packages:
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import os
 import shutil
@@ -37,12 +36,11 @@ from generated.models import (
     ResponseCancel,
     ResponseCancelled,
 )
-from handlers import turn_taking as turn_taking_module
 from handlers.pipeline import Reply
 from handlers.providers.base import LlmRequest
 from handlers.providers.llm.local import LocalLanguageModel
 from handlers.turn_taking import TurnTaking
-from handlers.vad import EchoGuard, SpeechStarted, TurnEvent
+from handlers.vad import SpeechStarted, TurnEvent
 from handlers.web import catalog_json
 from tests.server.audio_checks import TIME, clip, make_wav, manifest
 from tests.server.harness import RunningServer, make_config, make_registry, new_session_id
@@ -443,22 +441,6 @@ def conversation_wav(path: Path, *parts: str | float) -> tuple[Path, list[tuple[
     return path, words
 
 
-@pytest.fixture
-def microphone_without_echo(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The server's echo guard told that the avatar's voice does not reach the microphone.
-
-    Headless Chromium's fake microphone never hears the page's playback, so the guard never
-    finds the echo's delay and keeps its cautious start: the echo as loud as the audio sent.
-    Against the embedded espeak-ng voice that gates a person talking at full level over the
-    reply (every frame of the second question: no barge-in at all), as it would with a headset
-    or a browser whose echo canceller removes the avatar. Until the guard can learn that there
-    is no echo, the sessions here start from what it would learn: the echo 40 dB down."""
-    monkeypatch.setattr(
-        turn_taking_module, "EchoGuard", functools.partial(EchoGuard, echo_gain_db=-40.0)
-    )
-
-
-@pytest.mark.usefixtures("microphone_without_echo")
 async def test_speaking_over_the_reply_stops_it_and_starts_a_new_turn(
     server: RunningServer, turn_taking: TurnTakingSpy, tmp_path: Path
 ) -> None:
