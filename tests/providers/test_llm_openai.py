@@ -117,12 +117,13 @@ async def test_a_timed_out_request_is_retried(openai_api: FakeOpenAIApi, build: 
     assert len(openai_api.requests) == 2
 
 
-async def test_a_stream_cut_after_the_first_delta_is_not_retried(
-    openai_api: FakeOpenAIApi, build: Build
-) -> None:
+async def fail_after_two_deltas(
+    openai_api: FakeOpenAIApi, build: Build, fault: Fault
+) -> ProviderError:
+    """Stream "one two three four" with ``fault`` after its third piece (the role chunk, then
+    "one", " two"): the two deltas arrive, then the error, and nothing is retried."""
     openai_api.chat_reply = "one two three four"
-    # Pieces: the role chunk, then "one", " two"; the connection drops before " three".
-    openai_api.inject(Fault(cut_after_pieces=3))
+    openai_api.inject(fault)
     deltas: list[str] = []
 
     with pytest.raises(ProviderError) as caught:
@@ -130,25 +131,22 @@ async def test_a_stream_cut_after_the_first_delta_is_not_retried(
             deltas.append(delta)
 
     assert deltas == ["one", " two"]
-    assert caught.value.transient
     assert len(openai_api.requests) == 1
+    return caught.value
+
+
+async def test_a_stream_cut_after_the_first_delta_is_not_retried(
+    openai_api: FakeOpenAIApi, build: Build
+) -> None:
+    error = await fail_after_two_deltas(openai_api, build, Fault(cut_after_pieces=3))
+    assert error.transient
 
 
 async def test_an_error_event_in_the_stream_ends_the_reply_with_its_message(
     openai_api: FakeOpenAIApi, build: Build
 ) -> None:
-    openai_api.chat_reply = "one two three four"
-    # Pieces: the role chunk, then "one", " two"; then the server's error event.
-    openai_api.inject(Fault(error_after_pieces=3))
-    deltas: list[str] = []
-
-    with pytest.raises(ProviderError) as caught:
-        async for delta in build().respond(request()):
-            deltas.append(delta)
-
-    assert deltas == ["one", " two"]
-    assert "The server had an error while processing your request." in str(caught.value)
-    assert len(openai_api.requests) == 1
+    error = await fail_after_two_deltas(openai_api, build, Fault(error_after_pieces=3))
+    assert "The server had an error while processing your request." in str(error)
 
 
 async def test_a_wrong_key_is_not_transient_and_not_in_the_message(
