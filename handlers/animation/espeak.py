@@ -294,8 +294,6 @@ class TimedSynthesis:
         lib = self._lib
         lib.espeak_SetSynthCallback.argtypes = [ctypes.c_void_p]
         lib.espeak_SetSynthCallback.restype = None
-        lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
-        lib.espeak_SetVoiceByName.restype = ctypes.c_int
         lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
         lib.espeak_SetParameter.restype = ctypes.c_int
         lib.espeak_Synth.argtypes = [

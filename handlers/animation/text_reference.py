@@ -83,8 +83,6 @@ class PhonemeTranscriber:
 
     def __init__(self) -> None:
         self._lib = ctypes.CDLL(espeakng_loader.get_library_path())
-        self._lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
-        self._lib.espeak_SetVoiceByName.restype = ctypes.c_int
         self._to_phonemes = self._lib.espeak_TextToPhonemes
         self._to_phonemes.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_int]
         self._to_phonemes.restype = ctypes.c_char_p

@@ -116,8 +116,6 @@ class Espeak:
         lib.espeak_Initialize.restype = ctypes.c_int
         lib.espeak_SetSynthCallback.argtypes = [_SynthCallback]
         lib.espeak_SetSynthCallback.restype = None
-        lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
-        lib.espeak_SetVoiceByName.restype = ctypes.c_int
         lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
         lib.espeak_SetParameter.restype = ctypes.c_int
         lib.espeak_Synth.argtypes = [
