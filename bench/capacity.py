@@ -49,6 +49,13 @@ class Plan:
         )
 
 
+CRITERIA: JSON = {
+    "p99_commit_to_transcript_ms_below": P99_LIMIT_MS,
+    "no_lost_commits": True,
+    "sender_never_later_than_ms": 100,
+}
+"""What a step must meet to hold (``judge``), as the results record it."""
+
 GENERATOR_LAG_LIMIT_MS = 20.0
 GENERATOR_CPU_LIMIT = 0.9
 
@@ -214,18 +221,14 @@ async def run(quick: bool, log: Callable[[str], None]) -> JSON:
     )
     return {
         "pinning": cpus.describe(),
-        "criteria": {
-            "p99_commit_to_transcript_ms_below": P99_LIMIT_MS,
-            "no_lost_commits": True,
-            "sender_never_later_than_ms": 100,
-        },
+        "criteria": CRITERIA,
         "plan": asdict(plan),
         "bare": bare,
         "app": ours,
         "ratio": round(ratio, 2) if ratio is not None else None,
         "target_ratio": TARGET_RATIO,
         "cpu_cost": cpu_cost(bare["steps"], ours["steps"]),
-        "generator": generator_summary([*bare["steps"], *ours["steps"]]),
+        "generator": generator,
     }
 
 
@@ -240,6 +243,17 @@ def generator_summary(steps: list[JSON]) -> JSON:
     }
 
 
+def server_cpu_ms(steps: list[JSON], sessions: int, figure: str = "cpu") -> float:
+    """The mean of the server's ``figure`` (cores) over the steps run at ``sessions`` that report
+    it, in milliseconds of CPU per session-second."""
+    cores = [
+        float(s["server"][figure])
+        for s in steps
+        if s["sessions"] == sessions and figure in s["server"]
+    ]
+    return sum(cores) / len(cores) / sessions * 1000
+
+
 def cpu_cost(bare: list[JSON], ours: list[JSON]) -> JSON:
     """Server CPU per session at the smallest S both ran (a figure less sensitive to other work
     on the machine than the largest S): milliseconds of CPU per session-second."""
@@ -247,12 +261,7 @@ def cpu_cost(bare: list[JSON], ours: list[JSON]) -> JSON:
     if not common:
         return {}
     sessions = int(common[0])
-
-    def per_session(steps: list[JSON]) -> float:
-        cpus = [float(s["server"]["cpu"]) for s in steps if s["sessions"] == sessions]
-        return sum(cpus) / len(cpus) / sessions * 1000
-
-    bare_ms, ours_ms = per_session(bare), per_session(ours)
+    bare_ms, ours_ms = server_cpu_ms(bare, sessions), server_cpu_ms(ours, sessions)
     return {
         "sessions": sessions,
         "bare_cpu_ms_per_session_s": round(bare_ms, 3),
@@ -270,20 +279,15 @@ VAD_TARGET_SESSIONS = 150
 def per_session_cpu(steps: list[JSON], sessions: int) -> JSON:
     """Server CPU (all its threads) and the VAD worker's share, in milliseconds of CPU per
     session-second, averaged over the steps run at ``sessions``."""
-    runs = [s for s in steps if s["sessions"] == sessions]
-    if not runs:
+    if not any(s["sessions"] == sessions for s in steps):
         return {}
-
-    def mean_ms(values: list[float]) -> float:
-        return round(sum(values) / len(values) / sessions * 1000, 3)
-
     figures: JSON = {
         "sessions": sessions,
-        "server_cpu_ms_per_session_s": mean_ms([float(s["server"]["cpu"]) for s in runs]),
+        "server_cpu_ms_per_session_s": round(server_cpu_ms(steps, sessions), 3),
     }
-    vad = [float(s["server"]["vad_worker_cpu"]) for s in runs if "vad_worker_cpu" in s["server"]]
-    if vad:
-        figures["vad_worker_cpu_ms_per_session_s"] = mean_ms(vad)
+    if any("vad_worker_cpu" in s["server"] for s in steps if s["sessions"] == sessions):
+        vad_ms = server_cpu_ms(steps, sessions, "vad_worker_cpu")
+        figures["vad_worker_cpu_ms_per_session_s"] = round(vad_ms, 3)
     return figures
 
 
@@ -329,11 +333,7 @@ async def run_vad(quick: bool, log: Callable[[str], None]) -> JSON:
         )
     return {
         "pinning": cpus.describe(),
-        "criteria": {
-            "p99_commit_to_transcript_ms_below": P99_LIMIT_MS,
-            "no_lost_commits": True,
-            "sender_never_later_than_ms": 100,
-        },
+        "criteria": CRITERIA,
         "audio": "quiet white noise (+-300 of 32768, about -45 dBFS); manual commits every 2 s",
         "plan": asdict(plan),
         "app": off,
