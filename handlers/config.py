@@ -36,6 +36,8 @@ class ServerConfig:
     """The largest client packet or binary attachment (payload_too_large beyond)."""
     max_connections_per_session: int = 16
     max_connections_per_address: int = 256
+    connect_timeout_seconds: float = 10.0
+    """An Engine.IO connection that joins no Socket.IO namespace this long is closed."""
     forwarded_allow_ips: tuple[str, ...] = ()
     """Reverse proxies (addresses or CIDRs) whose X-Forwarded-For gives the client's address
     (handlers.connections.TrustedProxies); from any other peer the header is ignored."""
@@ -234,6 +236,8 @@ def parse_config(
          "a whole turn, from its start to its last delta"),
         ("receiver_queue_packets", "RECEIVER_QUEUE_PACKETS", int,
          "packets queued for a client that does not read before it is disconnected"),
+        ("connect_timeout_seconds", "CONNECT_TIMEOUT_SECONDS", float,
+         "a connection that sends no Socket.IO CONNECT (or is refused) this long is closed"),
     ]  # fmt: skip
     for name, variable, kind, what in bounds:
         flag("--" + name.replace("_", "-"), variable, getattr(defaults, name), what, kind)

@@ -5,10 +5,11 @@
 proxy's: ``TrustedProxies`` (``--forwarded-allow-ips``) names the proxies whose
 ``X-Forwarded-For`` is believed, and ``client_address`` then takes the client's address from it.
 ``LeftSockets`` closes the Engine.IO connection of a client that left its last namespace but
-kept its socket open. ``ClientErrorLog`` writes client errors (bad packets, floods, refusals) as
-single lines carrying the session id, at most ``per_second`` a second for the whole process: a
-client must not be able to fill the disk. A traceback in the log means a
-bug in the server, never a client's doing.
+kept its socket open; ``UnjoinedSockets`` closes one that never joined a namespace in time, and
+bounds how many such connections one address holds. ``ClientErrorLog`` writes client errors (bad
+packets, floods, refusals) as single lines carrying the session id, at most ``per_second`` a
+second for the whole process: a client must not be able to fill the disk. A traceback in the log
+means a bug in the server, never a client's doing.
 """
 
 from __future__ import annotations
@@ -53,6 +54,32 @@ class ConnectionCounts:
                 del counter[key]
 
 
+async def close_transport(sio: socketio.AsyncServer, eio_sid: str) -> bool:
+    """Close Engine.IO connection ``eio_sid`` from the server's side; False if it was gone or
+    going already (its transport closed, released)."""
+    socket = sio.eio.sockets.get(eio_sid)
+    if socket is None or socket.closing or socket.closed:
+        return False
+    # Engine.IO's CLOSE packet goes out; its disconnect event frees the environ.
+    await socket.close(wait=False)
+    if socket.upgraded:
+        # After the CLOSE packet the websocket writer ends and closes the websocket (the
+        # reader would otherwise wait for the client, or for the ping timeout).
+        socket.queue.put_nowait(None)
+    sio.eio.sockets.pop(eio_sid, None)
+    return True
+
+
+def in_a_namespace(sio: socketio.AsyncServer, eio_sid: str) -> bool:
+    """Connected or connecting to a Socket.IO namespace (not just leaving it)."""
+    manager = sio.manager
+    for namespace in list(manager.get_namespaces()):
+        sid = manager.sid_from_eio_sid(eio_sid, namespace)
+        if sid is not None and sid not in manager.pending_disconnect.get(namespace, ()):
+            return True
+    return False
+
+
 class LeftSockets:
     """Closes a client's Engine.IO connection once it has left its last Socket.IO namespace.
 
@@ -79,27 +106,92 @@ class LeftSockets:
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
-    def _in_a_namespace(self, eio_sid: str) -> bool:
-        """Connected or connecting to a namespace (not just leaving it)."""
-        manager = self.sio.manager
-        for namespace in list(manager.get_namespaces()):
-            sid = manager.sid_from_eio_sid(eio_sid, namespace)
-            if sid is not None and sid not in manager.pending_disconnect.get(namespace, ()):
-                return True
-        return False
-
     async def _close_if_unused(self, eio_sid: str) -> None:
-        socket = self.sio.eio.sockets.get(eio_sid)
-        if socket is None or socket.closing or socket.closed or self._in_a_namespace(eio_sid):
-            return  # gone or going already (transport closed, released), or back in
-        self.closed += 1
-        # Engine.IO's CLOSE packet goes out; its disconnect event frees the environ.
-        await socket.close(wait=False)
-        if socket.upgraded:
-            # After the CLOSE packet the websocket writer ends and closes the websocket (the
-            # reader would otherwise wait for the client, or for the ping timeout).
-            socket.queue.put_nowait(None)
-        self.sio.eio.sockets.pop(eio_sid, None)
+        if not in_a_namespace(self.sio, eio_sid) and await close_transport(self.sio, eio_sid):
+            self.closed += 1
+
+
+class UnjoinedSockets:
+    """Closes Engine.IO connections that join no Socket.IO namespace within ``timeout_s``, and
+    refuses an address more than ``per_address`` of them at once.
+
+    python-engineio accepts a connection and python-socketio then waits for the client's CONNECT
+    packet. A client that opens the transport and never sends one (or whose CONNECT was refused)
+    would hold a socket, its ping task and its environ for as long as it answers pings, and the
+    per-address bound (``ConnectionCounts``, counted at CONNECT) would never see it: one address
+    could open any number. Socket.IO's JavaScript server closes such a connection after its
+    ``connectTimeout``; this does the same, and refuses the handshake (HTTP 401, before a socket
+    is kept) of an address already holding ``per_address`` connections that have not joined.
+    """
+
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        timeout_s: float,
+        per_address: int,
+        address_of: Callable[[Mapping[str, Any]], str],
+        refused: Callable[[str], None] = lambda why: None,
+    ) -> None:
+        self.sio = sio
+        self.timeout_s = timeout_s
+        self.per_address = per_address
+        self.addresses: Counter[str] = Counter()
+        """Connections not yet in a namespace, per remote address."""
+        self.closed = 0
+        """Connections closed for not joining in time."""
+        self._address_of = address_of
+        self._refused = refused
+        self._waiting: dict[str, tuple[str, asyncio.TimerHandle]] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+        self._connect = sio.eio.handlers["connect"]
+        self._disconnect = sio.eio.handlers["disconnect"]
+        sio.eio.on("connect", self._on_connect)
+        sio.eio.on("disconnect", self._on_disconnect)
+
+    async def _on_connect(self, eio_sid: str, environ: Mapping[str, Any]) -> Any:
+        address = self._address_of(environ)
+        if self.addresses[address] >= self.per_address:
+            self._refused(
+                f"this address already has {self.per_address} connections that joined no"
+                " namespace on this node"
+            )
+            return False  # python-engineio answers 401 and keeps nothing
+        self.addresses[address] += 1
+        timer = asyncio.get_running_loop().call_later(self.timeout_s, self._expire, eio_sid)
+        self._waiting[eio_sid] = (address, timer)
+        return await self._connect(eio_sid, environ)
+
+    async def _on_disconnect(self, eio_sid: str, *args: Any) -> Any:
+        self._forget(eio_sid)
+        return await self._disconnect(eio_sid, *args)
+
+    def joined(self, sid: str, namespace: str = "/") -> None:
+        """Client ``sid`` joined ``namespace`` (from its connect handler, once accepted)."""
+        eio_sid = self.sio.manager.eio_sid_from_sid(sid, namespace)
+        if eio_sid is not None:
+            self._forget(eio_sid)
+
+    def _forget(self, eio_sid: str) -> None:
+        entry = self._waiting.pop(eio_sid, None)
+        if entry is None:
+            return
+        address, timer = entry
+        timer.cancel()
+        self.addresses[address] -= 1
+        if self.addresses[address] <= 0:
+            del self.addresses[address]
+
+    def _expire(self, eio_sid: str) -> None:
+        self._forget(eio_sid)
+        if in_a_namespace(self.sio, eio_sid):
+            return  # joined meanwhile (a CONNECT being handled)
+        task = asyncio.get_running_loop().create_task(self._close(eio_sid))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def _close(self, eio_sid: str) -> None:
+        if await close_transport(self.sio, eio_sid):
+            self.closed += 1
 
 
 @dataclass(slots=True)

@@ -32,7 +32,13 @@ from handlers import observability as observe
 from handlers.admission import Admission
 from handlers.auth import TokenRefused
 from handlers.config import ServerConfig, parse_config, redact_url
-from handlers.connections import ClientErrorLog, ConnectionCounts, LeftSockets, client_address
+from handlers.connections import (
+    ClientErrorLog,
+    ConnectionCounts,
+    LeftSockets,
+    UnjoinedSockets,
+    client_address,
+)
 from handlers.origins import allowed_origins
 from handlers.persistence import SessionPersistence
 from handlers.providers.registry import ProviderRegistry
@@ -59,6 +65,8 @@ class ChatServer(ClientEventHandler):
         persistence: SessionPersistence | None = None,
         address_of: Callable[[str], str] = lambda sid: "-",
         left: Callable[[str], None] = lambda sid: None,
+        joined: Callable[[str], None] = lambda sid: None,
+        client_errors: ClientErrorLog | None = None,
     ) -> None:
         self.config = config
         self.registry = registry
@@ -74,10 +82,12 @@ class ChatServer(ClientEventHandler):
         self.connections = ConnectionCounts(
             config.max_connections_per_session, config.max_connections_per_address
         )
-        self.client_errors = ClientErrorLog()
+        self.client_errors = client_errors or ClientErrorLog()
         self._address_of = address_of
         self._left = left
         """Told the sid of each client that disconnects (LeftSockets closes its transport)."""
+        self._joined = joined
+        """Told the sid of each client accepted (UnjoinedSockets stops its connect timeout)."""
         self._addresses: dict[str, str] = {}
 
     # -- connections ---------------------------------------------------------------------------
@@ -110,6 +120,7 @@ class ChatServer(ClientEventHandler):
         self.connections.add(client.session_id, address)
         self._addresses[client.sid] = address
         session.join(client.sid)
+        self._joined(client.sid)
         observe.connected(client)
 
     async def on_disconnect(self, client: Client) -> None:
@@ -212,6 +223,14 @@ def create_app(
         else None
     )
     trusted_proxies = config.trusted_proxies
+    client_errors = ClientErrorLog()
+    unjoined = UnjoinedSockets(
+        sio,
+        config.connect_timeout_seconds,
+        config.max_connections_per_address,
+        lambda environ: client_address(environ, trusted_proxies),
+        lambda why: client_errors.warning(None, "too_many_connections", why),
+    )
     server = ChatServer(
         config,
         registry,
@@ -219,6 +238,8 @@ def create_app(
         persistence,
         address_of=lambda sid: client_address(sio.get_environ(sid), trusted_proxies),
         left=LeftSockets(sio).left,
+        joined=unjoined.joined,
+        client_errors=client_errors,
     )
     server.receivers = receivers
     dispatcher = register(sio, server, emitter)

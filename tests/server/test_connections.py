@@ -1,6 +1,7 @@
 """Connection slots: the per-address bound behind a reverse proxy (X-Forwarded-For believed from
-the proxies named in --forwarded-allow-ips only), and a client that leaves its namespace but
-keeps its socket open (the server closes it)."""
+the proxies named in --forwarded-allow-ips only), a client that leaves its namespace but keeps
+its socket open, and one that opens a socket but never joins a namespace (the server closes
+both; the second is also bounded per address)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import json
 import time
 from collections import Counter
+from typing import Any
 
 import aiohttp
 import pytest
@@ -118,3 +120,63 @@ async def test_a_client_that_leaves_but_keeps_its_socket_open_is_closed(serve: S
     # The slot is free: the address connects again.
     await server.connect("receiver")
     assert server.chat.connections.addresses == Counter({"127.0.0.1": 1})
+
+
+async def open_transport(http: aiohttp.ClientSession, server: RunningServer) -> Any:
+    """An Engine.IO websocket that answers the server's pings and sends no Socket.IO CONNECT."""
+    url = server.url.replace("http", "ws") + server.path + "/?EIO=4&transport=websocket"
+    ws = await http.ws_connect(url)
+    assert (await ws.receive_str()).startswith("0")  # Engine.IO OPEN
+    return ws
+
+
+async def read_until_closed(ws: Any, within_s: float) -> list[str]:
+    received: list[str] = []
+    async with asyncio.timeout(within_s):
+        async for message in ws:  # ends when the websocket closes
+            received.append(message.data)
+            if message.data == "2":  # a ping: answered, as a live client would
+                await ws.send_str("3")
+    return received
+
+
+async def test_a_socket_that_never_joins_a_namespace_is_closed(serve: ServeFn) -> None:
+    server = await serve(connect_timeout_seconds=1.5)
+    sockets = server.chat.receivers.sio.eio.sockets  # type: ignore[union-attr]
+    async with aiohttp.ClientSession() as http:
+        idle = await open_transport(http, server)
+        refused = await open_transport(http, server)
+        await refused.send_str("40" + json.dumps({"role": "juggler", "sessionId": "x"}))
+        assert (await refused.receive_str()).startswith("44")  # CONNECT_ERROR; socket kept
+        joined = await open_transport(http, server)
+        await joined.send_str("40" + json.dumps({"role": "receiver", "sessionId": "s-1"}))
+        assert (await joined.receive_str()).startswith("40")
+        assert len(sockets) == 3
+        opened = time.monotonic()
+        for ws in (idle, refused):
+            assert await read_until_closed(ws, CLOSE_S) == ["1"]  # Engine.IO's CLOSE
+            assert ws.closed
+        took = time.monotonic() - opened
+        print(f"never joined: closed by the server {took:.2f} s after the check began")
+        assert len(sockets) == 1 and not joined.closed  # the one that joined stays
+        assert server.chat.connections.addresses == Counter({"127.0.0.1": 1})
+        await joined.close()
+
+
+async def test_one_address_holds_a_bounded_number_of_sockets_outside_a_namespace(
+    serve: ServeFn,
+) -> None:
+    server = await serve(max_connections_per_address=2, connect_timeout_seconds=30)
+    async with aiohttp.ClientSession() as http:
+        first = await open_transport(http, server)
+        second = await open_transport(http, server)
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await open_transport(http, server)
+        assert refused.value.status == 401
+        # Joining frees its place among those waiting: another socket may open.
+        await first.send_str("40" + json.dumps({"role": "receiver", "sessionId": "s-2"}))
+        assert (await first.receive_str()).startswith("40")
+        third = await open_transport(http, server)
+        assert not third.closed
+        for ws in (first, second, third):
+            await ws.close()
