@@ -107,7 +107,7 @@ class Admission:
         """A new Sender's audio budget; None when audio is not limited."""
         if self.audio_rate <= 0:
             return None
-        return TokenBucket(rate=self.audio_rate, burst=self.audio_burst_s)
+        return TokenBucket(rate=self.audio_rate, burst=self.audio_burst_s, lends=True)
 
 
 class IdleTimer:

@@ -1,8 +1,10 @@
 """Rate limits: a token bucket, used for audio per Sender and events per connection.
 
 A bucket holds at most ``burst`` units and refills at ``rate`` units a second; a request for more
-than it holds is refused and takes nothing. Audio is metered in seconds of audio (a burst of a few
-seconds, then a multiple of real time), events in events.
+than it holds is refused and takes nothing, unless the bucket lends (``lends``): then a request
+is admitted while the bucket holds anything at all, and the rest is owed (the level goes below
+zero, by less than one request) and refilled before the next. Audio is metered in seconds of
+audio (a burst of a few seconds, then a multiple of real time; lending), events in events.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ class TokenBucket:
     burst: float
     """Most units held at once (and held at the start)."""
     clock: Callable[[], float] = time.monotonic
+    lends: bool = False
+    """Admit a request while anything is left, owing the rest. The rate over time is the same;
+    what changes is a stream slower than ``rate`` that arrives just after the bucket ran dry (a
+    Sender speaking in real time right after a flood): it is never refused a chunk for arriving
+    before the bucket holds a whole one again."""
     level: float = field(init=False)
     updated: float = field(init=False)
 
@@ -36,6 +43,11 @@ class TokenBucket:
         now = self.clock()
         self.level = min(self.burst, self.level + (now - self.updated) * self.rate)
         self.updated = now
+        if self.lends:
+            if self.level <= EPSILON:
+                return False
+            self.level -= units
+            return True
         if units > self.level + EPSILON:
             return False
         self.level = max(0.0, self.level - units)
