@@ -8,6 +8,7 @@ hear are not run.
 * 100 throwaway sessions commit 4 turns each and disconnect: their turns are cancelled (no
   model stream left running), a server-wide bound keeps them from running all at once, and a
   real user's turn runs at once.
+* That bound, by default, does not hold back ordinary sessions replying at the same time.
 """
 
 from __future__ import annotations
@@ -180,3 +181,29 @@ async def test_throwaway_sessions_leave_no_turns_running(serve: ServeFn) -> None
     await sender.wait_for("request.transcribe.done", within=5)
     await receiver.wait_for("response.text", within=10)
     print(f"then a real user's turn: reply in {time.monotonic() - turn_started:.2f} s")
+
+
+async def test_sessions_replying_at_once_are_not_held_back_by_the_default_bound(
+    serve: ServeFn,
+) -> None:
+    """The turn bound guards against floods; by default it does not queue ordinary sessions
+    whose replies take a while (at 4 a core, 50 sessions on 2 cores waited up to 30 s)."""
+    llm = SlowLlm(words=10, pause_s=0.1)  # a reply streams for about a second
+    server = await serve(
+        factories={
+            "stt": {"local": lambda env: InstantStt()},
+            "llm": {"local": lambda env: llm},
+            "tts": {"local": lambda env: ChunkTts()},
+        },
+    )
+    pairs = [await server.pair() for _ in range(40)]
+    for sender, _ in pairs:
+        await sender.emit("input.buffer.append", b"\x01\x00" * 1600)
+    started = time.monotonic()
+    await asyncio.gather(*(sender.commit() for sender, _ in pairs))
+    await asyncio.gather(*(receiver.wait_for("response.text", within=20) for _, receiver in pairs))
+    took = time.monotonic() - started
+    print(f"40 sessions replying at once: {llm.most_active} streams at once, all in {took:.2f} s")
+    assert llm.started == 40
+    assert llm.most_active == 40
+    assert took < 5.0
