@@ -33,6 +33,7 @@ from aiohttp import web
 
 from bench.common import SOCKETIO_PATH, LagMonitor, cpu_seconds, pin, rss_kib
 from bench.fakes import PROVIDER_SETS, Counters, registry
+from handlers.animation.reference import warm_up as warm_up_lip_sync
 from handlers.config import ServerConfig
 from handlers.server import ChatServer, create_app, tune_gc
 
@@ -153,6 +154,8 @@ async def serve(args: argparse.Namespace) -> None:
                 reason = await server.registry.unavailable_reason(stage, "local")
                 if reason is not None:
                     raise SystemExit(f"local {stage} unavailable: {reason}")
+        # Lip sync's espeak-ng reference too, as the server's main does.
+        await warm_up_lip_sync()
     else:
         app, _ = create_bare_app()
 

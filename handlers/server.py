@@ -309,6 +309,16 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def warm_lip_sync() -> None:
+    """Lip sync's espeak-ng reference, loaded before serving (a warning if it cannot be)."""
+    from handlers.animation.reference import warm_up as warm_up_lip_sync
+
+    try:
+        asyncio.run(warm_up_lip_sync())
+    except Exception as exc:  # deltas then go without visemes; the server still serves
+        print(f"  warning: lip sync unavailable: {exc}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> None:
     config = parse_config(argv, env)
     observe.configure_logging(config.log_level, config.log_format)
@@ -333,6 +343,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         reason = asyncio.run(registry.unavailable_reason(stage, "local"))
         if reason is not None:
             print(f"  warning: local {stage} unavailable: {reason}", file=sys.stderr)
+    warm_lip_sync()
     app, _ = create_app(config, registry)
     tune_gc()
     url = f"http://{config.host}:{config.port}{config.socketio_path}"

@@ -122,3 +122,10 @@ async def estimate_for_audio(
     """Estimated timings for a provider's ``pcm16`` speaking ``text`` (one sentence or chunk)."""
     reference = await reference_timeline(text, method=method)
     return await asyncio.to_thread(estimate_timeline, reference, pcm16, sample_rate)
+
+
+async def warm_up() -> None:
+    """Start espeak-ng and load its voice and phoneme tables now, not in the first reply's lip
+    sync: that first estimate costs about 10 ms more than the next ones, and so did the first
+    turn of a server."""
+    await estimate_for_audio("Hello there.", bytes(2 * 24000 // 2), 24000)
