@@ -20,11 +20,10 @@ from generated.models import (
     SessionUpdate,
     Stage,
 )
-from handlers.admission import Admission, IdleTimer
+from handlers.admission import Admission, AudioBudget, IdleTimer, Verdict
 from handlers.audio import AudioFormatError
 from handlers.capabilities import unsupported
 from handlers.config import ServerConfig
-from handlers.limits import TokenBucket
 from handlers.persistence import SessionPersistence
 from handlers.pipeline import Turn
 from handlers.providers.base import CALLER, ChatMessage
@@ -78,11 +77,8 @@ class Session:
             on_exchange=self._save_exchange if services.persistence is not None else None,
         )
         self._forget = forget
-        self.audio_budgets: dict[str, TokenBucket | None] = {}
+        self.audio_budgets: dict[str, AudioBudget | None] = {}
         """Each Sender's audio budget (None: unlimited), by sid."""
-        self._refusing: set[str] = set()
-        """Senders refused for the rate and not slowed down since (their budget has not come
-        back to half the burst): told once per flood, not once per chunk."""
         self._idle_timers: dict[str, IdleTimer] = {}
         self._telling: set[asyncio.Task[None]] = set()
         """Errors being sent from timers (kept referenced until sent)."""
@@ -124,7 +120,6 @@ class Session:
         self.clients.discard(sid)
         self._drop_utterance(sid)
         self.audio_budgets.pop(sid, None)
-        self._refusing.discard(sid)
         if not self.clients:
             # Nobody is left to hear the turns (a Receiver, or a Sender for the transcript).
             self.turns.abandon()
@@ -209,25 +204,22 @@ class Session:
 
     def _admit_audio(self, sid: str, seconds: float) -> bool:
         """Take ``seconds`` from the Sender's audio budget; False (or ClientError rate_limited,
-        the first time in a run) when the chunk is refused."""
+        when the refusal is to be told) when the chunk is refused."""
         if sid not in self.audio_budgets:
             self.audio_budgets[sid] = self.services.admission.audio_budget()
         budget = self.audio_budgets[sid]
         if budget is None:
             return True
-        if budget.take(seconds):
-            if budget.level >= budget.burst / 2:
-                self._refusing.discard(sid)  # it slowed down: a next flood is told again
-            return True
-        if sid in self._refusing:
-            return False
-        self._refusing.add(sid)
-        admission = self.services.admission
-        raise ClientError(
-            ErrorCode.RATE_LIMITED,
-            f"audio is admitted at {admission.audio_rate:g}x real time after a burst of"
-            f" {admission.audio_burst_s:g} s: this chunk and the next refused ones are dropped",
-        )
+        verdict = budget.admit(seconds)
+        if verdict is Verdict.REFUSED_TELL:
+            admission = self.services.admission
+            raise ClientError(
+                ErrorCode.RATE_LIMITED,
+                f"audio is admitted at {admission.audio_rate:g}x real time after a burst of"
+                f" {admission.audio_burst_s:g} s: this chunk and the next refused ones are"
+                f" dropped (told again at most every {budget.report_every_s:g} s)",
+            )
+        return verdict is Verdict.ADMITTED
 
     def _utterance_idle(self, sid: str) -> None:
         """The Sender's utterance had no audio for the idle timeout: drop it and say so."""

@@ -126,16 +126,18 @@ async def test_an_audio_flood_is_rate_limited_and_the_session_serves_its_next_tu
     done = await sender.wait_for("request.transcribe.done")
     flooded_s = time.monotonic() - started  # the server has read all of it by now
     errors = sender.named("custom.error")
-    assert [e["code"] for e in errors] == ["rate_limited"], errors  # once, not per chunk
+    # Told at once, then at most once a second while it goes on: not once per refused chunk.
+    assert 1 <= len(errors) <= 1 + flooded_s, errors
+    assert {e["code"] for e in errors} == {"rate_limited"}, errors
     admitted_ms = int(done["text"].split()[1])
-    print(f"30 s flood in {flooded_s:.2f} s: {admitted_ms} ms admitted, one rate_limited")
+    print(f"30 s flood in {flooded_s:.2f} s: {admitted_ms} ms admitted, {len(errors)} rate_limited")
     assert burst_s * 1000 - 100 <= admitted_ms <= (burst_s + rate * flooded_s) * 1000 + 100
     await receiver.wait_final(done["itemId"])
 
     # The next real turn, spoken in real time right after the flood, is served whole. A person
     # starts it a moment after the reply; the flood left the budget empty (up to a chunk owed),
-    # and a chunk that came before it held anything would be refused, silently (the flood's
-    # run of refusals was reported once): 0.2 s refill 0.3 s of audio, past any arrival jitter.
+    # and a chunk that came before it held anything would be refused (and told, unless the
+    # flood was told within the last second): 0.2 s refill 0.3 s of audio, past any jitter.
     await asyncio.sleep(0.2)
     recovery_started = time.monotonic()
     mark = sender.mark()
