@@ -9,8 +9,8 @@ timeout of uncommitted utterances.
 * **Audio budget**: a token bucket per Sender, in seconds of audio: ``audio_burst_seconds`` at
   once, refilled at ``audio_rate`` times real time. Audio beyond it is dropped with one
   ``rate_limited`` per run of refused chunks; a refusal after audio was admitted again is told
-  again, at most every ``REPORT_EVERY_S`` (1 s), so no refused chunk goes untold for long and a flood
-  does not make the server answer every chunk.
+  again, at most every ``REPORT_EVERY_S`` (1 s), so no refused chunk goes untold for long and a
+  flood does not make the server answer every chunk.
 * **Idle utterances**: an utterance with no audio for ``utterance_idle_seconds`` is dropped
   (``utterance_timeout``), so a Sender that never commits holds no recogniser.
 """
