@@ -77,6 +77,7 @@ try {
   const page = await context.newPage();
   page.on("console", (m) => console_.push(`${m.type()}: ${m.text()}`));
   page.on("pageerror", (e) => console_.push(`pageerror: ${e.message}`));
+  page.on("response", (r) => r.status() >= 400 && console_.push(`http ${r.status()}: ${r.url()}`));
   await page.goto(args.url);
   await page.waitForFunction(
     () => {

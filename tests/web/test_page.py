@@ -281,6 +281,12 @@ def assert_turn_went_through(result: dict[str, Any]) -> None:
     assert page["errors"] == [], where
     assert page["sessionUpdated"]["outputAudio"]["format"] == "pcm16", where
     assert not [line for line in result["console"] if line.startswith("pageerror")], where
+    # Everything the page loads is served (a browser asks for /favicon.ico unless told).
+    assert not [
+        line
+        for line in result["console"]
+        if line.startswith("http ") or "Failed to load resource" in line
+    ], where
 
 
 async def test_kiosk_page_hears_the_microphone_and_plays_the_reply(
