@@ -1707,8 +1707,7 @@ class ErrorCode(StrEnum):
     Too much too fast: a Sender appended audio faster than the server admits (a burst of a
     few seconds, then a multiple of real time), or a connection sent more events a second
     than the server's limit. What was refused was dropped (the utterance's buffer is kept);
-    told at once, then at most once a second while refusals go on (audio: again only if some
-    was admitted in between).
+    told at once, then at most once a second while refusals go on.
     """
     UTTERANCE_TIMEOUT = "utterance_timeout"
     """

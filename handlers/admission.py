@@ -7,10 +7,9 @@ timeout of uncommitted utterances.
   that waits longer than ``admission_wait_seconds`` is refused with ``server_busy`` (never
   silence), and its transcription stopped.
 * **Audio budget**: a token bucket per Sender, in seconds of audio: ``audio_burst_seconds`` at
-  once, refilled at ``audio_rate`` times real time. Audio beyond it is dropped with one
-  ``rate_limited`` per run of refused chunks; a refusal after audio was admitted again is told
-  again, at most every ``REPORT_EVERY_S`` (1 s), so no refused chunk goes untold for long and a
-  flood does not make the server answer every chunk.
+  once, refilled at ``audio_rate`` times real time. Audio beyond it is dropped with
+  ``rate_limited``, told at once and then at most once a second while refusals go on: no refused
+  chunk goes untold for long, and a flood does not make the server answer every chunk.
 * **Idle utterances**: an utterance with no audio for ``utterance_idle_seconds`` is dropped
   (``utterance_timeout``), so a Sender that never commits holds no recogniser.
 """
@@ -22,14 +21,11 @@ import collections
 import contextlib
 import enum
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from handlers.config import ServerConfig
 from handlers.deadlines import Deadlines
-from handlers.limits import TokenBucket
-
-REPORT_EVERY_S = 1.0
-"""Least time between two ``rate_limited`` reports to one Sender."""
+from handlers.limits import ReportThrottle, TokenBucket
 
 
 class ServerBusy(Exception):
@@ -113,7 +109,8 @@ class Admission:
         """A new Sender's audio budget; None when audio is not limited."""
         if self.audio_rate <= 0:
             return None
-        return AudioBudget(TokenBucket(rate=self.audio_rate, burst=self.audio_burst_s, lends=True))
+        bucket = TokenBucket(rate=self.audio_rate, burst=self.audio_burst_s, lends=True)
+        return AudioBudget(bucket, ReportThrottle(clock=bucket.clock))
 
 
 class Verdict(enum.Enum):
@@ -121,43 +118,22 @@ class Verdict(enum.Enum):
 
     ADMITTED = "admitted"
     REFUSED = "refused"
-    """Dropped, and already told: part of a run of refusals that was reported."""
+    """Dropped, and not told: a refusal was told within the last ``ReportThrottle.every_s``."""
     REFUSED_TELL = "refused_tell"
     """Dropped: report ``rate_limited``."""
 
 
 @dataclass(slots=True)
 class AudioBudget:
-    """A Sender's audio bucket and the runs of refusals it reports.
-
-    A run starts with a report and ends when the bucket is half full again (the Sender slowed
-    down). Within a run, a refusal after some audio was admitted again (a Sender that paused, or
-    one flooding at a little over the rate) is told again, once ``report_every_s`` has passed
-    since the last report: otherwise a chunk of a new utterance could be dropped untold.
-    """
+    """A Sender's audio bucket, and when its refusals are told."""
 
     bucket: TokenBucket
-    report_every_s: float = REPORT_EVERY_S
-    reported_at: float | None = field(default=None, init=False)
-    """When the current run was last reported; None outside a run."""
-    admitted_since_report: bool = field(default=False, init=False)
+    reports: ReportThrottle
 
     def admit(self, seconds: float) -> Verdict:
-        bucket = self.bucket
-        if bucket.take(seconds):
-            if self.reported_at is not None:
-                if bucket.level >= bucket.burst / 2:
-                    self.reported_at = None
-                self.admitted_since_report = True
+        if self.bucket.take(seconds):
             return Verdict.ADMITTED
-        now = bucket.clock()
-        if self.reported_at is None or (
-            self.admitted_since_report and now - self.reported_at >= self.report_every_s
-        ):
-            self.reported_at = now
-            self.admitted_since_report = False
-            return Verdict.REFUSED_TELL
-        return Verdict.REFUSED
+        return Verdict.REFUSED_TELL if self.reports.due() else Verdict.REFUSED
 
 
 class IdleTimer:

@@ -5,10 +5,15 @@ than it holds is refused and takes nothing, unless the bucket lends (``lends``):
 is admitted while the bucket holds anything at all, and the rest is owed (the level goes below
 zero, by less than one request) and refilled before the next. Audio is metered in seconds of
 audio (a burst of a few seconds, then a multiple of real time; lending), events in events.
+
+What a bucket refuses is answered through a ``ReportThrottle``: at once, then at most every
+``every_s`` while refusals go on, never once per refused request (a client could otherwise make
+the server send as much as it receives).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,4 +56,22 @@ class TokenBucket:
         if units > self.level + EPSILON:
             return False
         self.level = max(0.0, self.level - units)
+        return True
+
+
+@dataclass(slots=True)
+class ReportThrottle:
+    """Says when a refusal is to be answered: the first, then one every ``every_s`` at most."""
+
+    every_s: float = 1.0
+    clock: Callable[[], float] = time.monotonic
+    last: float = field(default=-math.inf, init=False)
+    """When a refusal was last answered."""
+
+    def due(self) -> bool:
+        """True (and counted as answered now) when ``every_s`` passed since the last answer."""
+        now = self.clock()
+        if now - self.last < self.every_s:
+            return False
+        self.last = now
         return True

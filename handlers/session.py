@@ -217,7 +217,7 @@ class Session:
                 ErrorCode.RATE_LIMITED,
                 f"audio is admitted at {admission.audio_rate:g}x real time after a burst of"
                 f" {admission.audio_burst_s:g} s: this chunk and the next refused ones are"
-                f" dropped (told again at most every {budget.report_every_s:g} s)",
+                f" dropped (told again at most every {budget.reports.every_s:g} s)",
             )
         return verdict is Verdict.ADMITTED
 

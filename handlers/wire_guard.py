@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -29,7 +28,7 @@ from typing import Any, ClassVar
 import socketio
 from socketio import packet
 
-from handlers.limits import TokenBucket
+from handlers.limits import ReportThrottle, TokenBucket
 
 log = logging.getLogger(__name__)
 
@@ -146,8 +145,8 @@ class WireLimits:
 @dataclass(slots=True)
 class _Connection:
     bucket: TokenBucket
-    limited_until: float = 0.0
-    """While rate-limited, further dropped events are not answered one by one before this."""
+    reports: ReportThrottle
+    """When a dropped event is answered: one answer a second while the flood lasts."""
     skipping: bool = False
     """Binary frames are the attachments of a refused packet: dropped until the next text."""
 
@@ -178,7 +177,7 @@ class WireGuard:
         if connection is None:
             limits = self.limits
             connection = self._connections[eio_sid] = _Connection(
-                TokenBucket(limits.events_per_second, limits.event_burst)
+                TokenBucket(limits.events_per_second, limits.event_burst), ReportThrottle()
             )
         if not isinstance(data, (str, bytes)):
             # Engine.IO decodes a message that looks like JSON ("4true", "4{}") before
@@ -214,13 +213,9 @@ class WireGuard:
             await self._refuse(eio_sid, INVALID_PAYLOAD, "a binary attachment was expected")
         if not binary and not connection.bucket.take(1):
             connection.skipping = True
-            now = time.monotonic()
-            if now < connection.limited_until:
+            if not connection.reports.due():
                 self.refused += 1
                 return
-            # One answer a second while the flood lasts: an answer per dropped event would let a
-            # client make the server send as much as it receives.
-            connection.limited_until = now + 1.0
             await self._refuse(
                 eio_sid,
                 RATE_LIMITED,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.limits import TokenBucket
+from handlers.limits import ReportThrottle, TokenBucket
 
 
 class Clock:
@@ -59,6 +59,16 @@ def test_a_lending_bucket_keeps_its_rate_over_time() -> None:
         clock.now += 0.01
         admitted += bucket.take(0.03)
     assert 10 * 1.5 - 0.03 <= admitted * 0.03 <= 10 * 1.5 + 0.03 + 0.03
+
+
+def test_refusals_are_answered_at_once_then_at_most_once_a_second() -> None:
+    clock = Clock()
+    reports = ReportThrottle(clock=clock)
+    answered = []
+    for _ in range(250):  # refusals every 10 ms for 2.5 s
+        answered.append(reports.due())
+        clock.now += 0.01
+    assert [i for i, due in enumerate(answered) if due] == [0, 100, 200]
 
 
 @pytest.mark.parametrize(("rate", "burst"), [(0, 1), (1, 0), (-1, 1)])

@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 from handlers.admission import AudioBudget, ServerBusy, TurnSlots, Verdict
-from handlers.limits import TokenBucket
+from handlers.limits import ReportThrottle, TokenBucket
 
 
 async def test_waiting_sessions_are_served_in_turn_one_turn_each() -> None:
@@ -64,7 +64,8 @@ class Clock:
 
 def flooded_budget(clock: Clock) -> AudioBudget:
     """3 s of burst, then 1.5x real time, emptied by a flood (told once)."""
-    budget = AudioBudget(TokenBucket(rate=1.5, burst=3.0, clock=clock, lends=True))
+    bucket = TokenBucket(rate=1.5, burst=3.0, clock=clock, lends=True)
+    budget = AudioBudget(bucket, ReportThrottle(clock=clock))
     verdicts = [budget.admit(0.02) for _ in range(200)]
     assert verdicts.count(Verdict.ADMITTED) == 150
     assert verdicts.count(Verdict.REFUSED_TELL) == 1 and verdicts[150] is Verdict.REFUSED_TELL
